@@ -1,0 +1,31 @@
+"""Installs bert_tf, its backbones and pretraining tasks, and the two training commands."""
+
+from setuptools import setup
+
+setup(
+    name="bert-tf",
+    version="0.1.0",
+    description="BERT-style pretraining and multi-label fine-tuning with pluggable backbones",
+    python_requires=">=3.10,<3.13",
+    packages=["bert_tf", "backbones", "pretrain_tasks"],
+    py_modules=["train_bert_lm", "train_bert_fine_tuning"],
+    install_requires=[
+        "tensorflow==2.21.*",
+        "tensorflow-text==2.21.*",
+        "keras>=3.10,<4",
+        "h5py>=3.10",
+        "numpy>=1.26",
+        "absl-py>=2.0",
+    ],
+    extras_require={
+        "test": ["pytest>=8"],
+        "benchmark": ["scikit-learn>=1.4", "matplotlib>=3.8"],
+    },
+    entry_points={
+        "console_scripts": [
+            "bert-tf-pretrain=train_bert_lm:run",
+            "bert-tf-finetune=train_bert_fine_tuning:run",
+            "bert-tf-predict=bert_tf.predict:run",
+        ]
+    },
+)
