@@ -16,6 +16,8 @@ setup(
         "h5py>=3.10",
         "numpy>=1.26",
         "absl-py>=2.0",
+        # tf.summary needs it for the TensorBoard logs; tensorflow 2.21 no longer pulls it in.
+        "tensorboard>=2.20",
     ],
     extras_require={
         "test": ["pytest>=8"],

@@ -7,3 +7,7 @@ class InputError(ValueError):
     The message says where (file and line when one applies), what was found, what was expected
     and, where it helps, what to do. Scripts print it and exit with status 2.
     """
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss became NaN); the message says what survives."""

@@ -1,0 +1,66 @@
+"""Backbone registry: a name to a `keras.Model` class honouring the backbone contract.
+
+Contract (see DESIGN.md): built from keyword arguments that are also its `get_config()`;
+inputs `token_ids`, `segment_ids`, `padding_mask` int32 [B, S]; outputs `sequence_output`
+[B, S, H] and `pooled_output` [B, H]; attribute `token_embedding` (a `keras.layers.Embedding`);
+class attribute `PRESETS`, size presets by name. Adding a backbone: one file, one line below.
+"""
+
+import inspect
+
+import keras
+
+from backbones.textcnn import TextCNNBackbone
+from backbones.transformer import TransformerBackbone
+from bert_tf.errors import InputError
+
+BACKBONES = {
+    "transformer": TransformerBackbone,
+    "textcnn": TextCNNBackbone,
+}
+MODEL_SIZES = ("tiny", "mini", "small", "base")
+
+
+def get(name: str) -> type:
+    """Returns the backbone class registered as `name`.
+
+    Raises:
+        InputError: if no backbone has that name (the message lists the known ones).
+    """
+    if name not in BACKBONES:
+        raise InputError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
+    return BACKBONES[name]
+
+
+def backbone_config(name: str, vocabulary_size: int, model_size: str, **overrides) -> dict:
+    """The constructor kwargs of backbone `name` at `model_size`, with overrides applied.
+
+    Args:
+        name: str. A registered backbone.
+        vocabulary_size: int. Token ids the embedding must hold.
+        model_size: str. One of `MODEL_SIZES`.
+        **overrides: size settings (e.g. `hidden_dim=64`); None values are ignored.
+
+    Raises:
+        InputError: unknown name or size, or an override the backbone does not take.
+    """
+    cls = get(name)
+    if model_size not in MODEL_SIZES:
+        raise InputError(f"unknown model size {model_size!r}; expected one of {MODEL_SIZES}")
+    config = dict(cls.PRESETS[model_size], vocabulary_size=vocabulary_size)
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in accepted:
+            raise InputError(f"backbone {name!r} has no setting {key!r}; it takes {sorted(accepted)}")
+        config[key] = value
+    return config
+
+
+def build(name: str, config: dict) -> keras.Model:
+    """Builds backbone `name` from its config dict (as saved in a bundle)."""
+    try:
+        return get(name)(**config)
+    except TypeError as e:
+        raise InputError(f"backbone {name!r} cannot be built from config {config}: {e}") from None

@@ -1,0 +1,170 @@
+"""BERT's Transformer encoder as a backbone."""
+
+import keras
+from keras import ops
+
+from bert_tf.embeddings import BertEmbeddings
+
+
+def _dense_init():
+    return keras.initializers.TruncatedNormal(stddev=0.02)
+
+
+@keras.saving.register_keras_serializable(package="bert_tf")
+class TransformerBlock(keras.layers.Layer):
+    """One post-LayerNorm encoder block: self-attention, then a GELU feed-forward.
+
+    Args:
+        num_heads: int. Attention heads; must divide `hidden_dim`.
+        hidden_dim: int. Width H.
+        intermediate_dim: int. Feed-forward width.
+        dropout: float. Dropout on attention probabilities and on each residual branch.
+
+    Call: `x` float [B, S, H], `attention_mask` bool [B, S, S] -> float [B, S, H].
+    """
+
+    def __init__(self, num_heads, hidden_dim, intermediate_dim, dropout=0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout_rate = dropout
+        self.attention = keras.layers.MultiHeadAttention(
+            num_heads,
+            hidden_dim // num_heads,
+            dropout=dropout,
+            kernel_initializer=_dense_init(),
+            name="attention",
+        )
+        self.attention_dropout = keras.layers.Dropout(dropout, name="attention_dropout")
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-12, name="attention_norm")
+        self.intermediate = keras.layers.Dense(
+            intermediate_dim, activation="gelu", kernel_initializer=_dense_init(), name="intermediate"
+        )
+        self.output_dense = keras.layers.Dense(
+            hidden_dim, kernel_initializer=_dense_init(), name="output"
+        )
+        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
+        self.output_norm = keras.layers.LayerNormalization(epsilon=1e-12, name="output_norm")
+
+    def build(self, input_shape):
+        self.attention.build(input_shape, input_shape)
+        self.attention_norm.build(input_shape)
+        self.intermediate.build(input_shape)
+        self.output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
+        self.output_norm.build(input_shape)
+        self.built = True
+
+    def call(self, x, attention_mask, training=None):
+        attended = self.attention(x, x, attention_mask=attention_mask, training=training)
+        x = self.attention_norm(x + self.attention_dropout(attended, training=training))
+        feed_forward = self.output_dense(self.intermediate(x))
+        return self.output_norm(x + self.output_dropout(feed_forward, training=training))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_heads=self.num_heads,
+            hidden_dim=self.hidden_dim,
+            intermediate_dim=self.intermediate_dim,
+            dropout=self.dropout_rate,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="bert_tf")
+class TransformerBackbone(keras.Model):
+    """BERT encoder: embeddings, `num_layers` Transformer blocks, pooled = tanh(dense([CLS])).
+
+    Args:
+        vocabulary_size: int. Token ids.
+        num_layers: int. Encoder blocks.
+        num_heads: int. Attention heads per block.
+        hidden_dim: int. Width H.
+        intermediate_dim: int. Feed-forward width.
+        dropout: float. Dropout rate everywhere.
+        max_sequence_length: int. Learned positions.
+        num_segments: int. Segment ids.
+
+    Inputs: dict `token_ids`, `segment_ids`, `padding_mask` int32 [B, S].
+    Outputs: dict `sequence_output` [B, S, H], `pooled_output` [B, H].
+    """
+
+    PRESETS = {
+        "tiny": dict(num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512),
+        "mini": dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024),
+        "small": dict(num_layers=4, num_heads=8, hidden_dim=512, intermediate_dim=2048),
+        "base": dict(num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072),
+    }
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=128,
+        intermediate_dim=512,
+        dropout=0.1,
+        max_sequence_length=512,
+        num_segments=2,
+        **kwargs,
+    ):
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+
+        embeddings = BertEmbeddings(
+            vocabulary_size,
+            hidden_dim,
+            max_sequence_length=max_sequence_length,
+            num_segments=num_segments,
+            dropout=dropout,
+            name="embeddings",
+        )
+        x = embeddings(token_ids, segment_ids)
+        attention_mask = keras.layers.Lambda(_attention_mask, name="attention_mask")(padding_mask)
+        for i in range(num_layers):
+            block = TransformerBlock(
+                num_heads, hidden_dim, intermediate_dim, dropout, name=f"transformer_layer_{i}"
+            )
+            x = block(x, attention_mask)
+        cls_vector = keras.layers.Lambda(lambda s: s[:, 0, :], name="cls_token")(x)
+        pooled = keras.layers.Dense(
+            hidden_dim, activation="tanh", kernel_initializer=_dense_init(), name="pooler"
+        )(cls_vector)
+        super().__init__(
+            inputs={"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            outputs={"sequence_output": x, "pooled_output": pooled},
+            **kwargs,
+        )
+        self.token_embedding = embeddings.token_embedding
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+
+    def get_config(self):
+        return dict(
+            vocabulary_size=self.vocabulary_size,
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+            hidden_dim=self.hidden_dim,
+            intermediate_dim=self.intermediate_dim,
+            dropout=self.dropout,
+            max_sequence_length=self.max_sequence_length,
+            num_segments=self.num_segments,
+        )
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _attention_mask(padding_mask):
+    """[B, S] padding mask -> [B, S, S] bool: every query attends to the real tokens."""
+    keys = ops.cast(padding_mask, "bool")[:, None, :]
+    return ops.broadcast_to(keys, (ops.shape(padding_mask)[0],) + (ops.shape(padding_mask)[1],) * 2)

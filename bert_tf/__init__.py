@@ -1,0 +1,1 @@
+"""bert_tf: BERT-style pretraining and fine-tuning with pluggable backbones."""

@@ -1,0 +1,145 @@
+"""The bundle: everything that passes from pretraining to fine-tuning, in one directory.
+
+    config.json           backbone name and config, tokenizer settings, max sequence length,
+                          tasks, training summary, and a checksum of every other file
+    vocab.txt             the vocabulary, one token a line
+    backbone.weights.h5   token embeddings and backbone (h5py; see `weights_file`)
+    heads.weights.h5      the pretraining heads (to resume pretraining)
+
+Each file is written to a temporary name and renamed; `config.json` goes last and records the
+other files' checksums, so a bundle interrupted mid-write is detected on load, never used.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+
+from bert_tf import weights_file
+from bert_tf.errors import InputError
+from bert_tf.tokenization import Tokenizer, TokenizerConfig
+
+CONFIG_FILE = "config.json"
+VOCABULARY_FILE = "vocab.txt"
+BACKBONE_WEIGHTS_FILE = "backbone.weights.h5"
+HEADS_WEIGHTS_FILE = "heads.weights.h5"
+FORMAT_VERSION = 1
+
+
+def file_checksum(path: str) -> str:
+    """The SHA-256 of a file, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json_atomically(path: str, data: dict) -> None:
+    """Writes JSON to a temporary file, then renames it over `path`."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    os.replace(temporary, path)
+
+
+def save_bundle(directory, *, backbone_name, backbone, tokenizer, max_seq_length, tasks,
+                training_summary, head_variables):
+    """Writes a bundle into `directory` (created if needed).
+
+    Args:
+        directory: str.
+        backbone_name: str. Its registry name.
+        backbone: keras.Model. Its `get_config()` rebuilds it.
+        tokenizer: Tokenizer.
+        max_seq_length: int. The sequence length it was pretrained with.
+        tasks: list[PretrainingTask]. Names and loss weights are recorded.
+        training_summary: dict. Steps run and each task's figures at start and end.
+        head_variables: list of keras.Variable. The pretraining heads' own variables.
+    """
+    os.makedirs(directory, exist_ok=True)
+    tokenizer.save_vocabulary(os.path.join(directory, VOCABULARY_FILE + ".tmp"))
+    os.replace(
+        os.path.join(directory, VOCABULARY_FILE + ".tmp"), os.path.join(directory, VOCABULARY_FILE)
+    )
+    weights_file.save_weights(os.path.join(directory, BACKBONE_WEIGHTS_FILE), backbone.weights)
+    weights_file.save_weights(os.path.join(directory, HEADS_WEIGHTS_FILE), head_variables)
+    config = {
+        "format_version": FORMAT_VERSION,
+        "backbone": {"name": backbone_name, "config": backbone.get_config()},
+        "tokenizer": dict(
+            dataclasses.asdict(tokenizer.config), vocabulary_size=tokenizer.vocabulary_size
+        ),
+        "max_seq_length": max_seq_length,
+        "tasks": [{"name": task.name, "loss_weight": task.loss_weight} for task in tasks],
+        "training_summary": training_summary,
+        "files": {
+            name: file_checksum(os.path.join(directory, name))
+            for name in (VOCABULARY_FILE, BACKBONE_WEIGHTS_FILE, HEADS_WEIGHTS_FILE)
+        },
+    }
+    write_json_atomically(os.path.join(directory, CONFIG_FILE), config)
+
+
+def read_bundle_config(directory: str) -> dict:
+    """Reads and checks a bundle's config: the files it names exist and match their checksums.
+
+    Raises:
+        InputError: a missing directory or file, a file that changed since the config was
+            written (a half-written bundle), or a config of another format.
+    """
+    if not os.path.isdir(directory):
+        raise InputError(
+            f"--init_checkpoint={directory}: no such directory (expected a bundle written by "
+            "train_bert_lm.py: config.json, vocab.txt, backbone.weights.h5)"
+        )
+    path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise InputError(
+            f"{directory}: no {CONFIG_FILE}; not a complete bundle (was pretraining interrupted "
+            "before it finished? run train_bert_lm.py again with the same flags to finish it)"
+        )
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+    for key in ("format_version", "backbone", "tokenizer", "max_seq_length", "files"):
+        if key not in config:
+            raise InputError(f"{path}: no {key!r} entry; not a bundle config")
+    if config["format_version"] != FORMAT_VERSION:
+        raise InputError(
+            f"{path}: bundle format {config['format_version']}, this version reads {FORMAT_VERSION}"
+        )
+    for name, checksum in config["files"].items():
+        file_path = os.path.join(directory, name)
+        if not os.path.isfile(file_path):
+            raise InputError(f"{directory}: {name} is missing; the bundle is incomplete")
+        if file_checksum(file_path) != checksum:
+            raise InputError(
+                f"{file_path}: does not match the checksum in {CONFIG_FILE}; the bundle was only "
+                "partly written or was changed by hand. Write it again with train_bert_lm.py"
+            )
+    return config
+
+
+def load_tokenizer(directory: str, config: dict) -> Tokenizer:
+    """Rebuilds the bundle's tokenizer and checks its size against the config.
+
+    Raises:
+        InputError: the vocabulary does not have the size the config records.
+    """
+    settings = dict(config["tokenizer"])
+    expected_size = settings.pop("vocabulary_size")
+    tokenizer = Tokenizer.from_files(
+        os.path.join(directory, VOCABULARY_FILE), TokenizerConfig(**settings)
+    )
+    backbone_size = config["backbone"]["config"].get("vocabulary_size")
+    if tokenizer.vocabulary_size not in (expected_size,) or backbone_size != expected_size:
+        raise InputError(
+            f"{directory}: {VOCABULARY_FILE} has {tokenizer.vocabulary_size} tokens but the config "
+            f"expects {expected_size} (backbone: {backbone_size}); vocabulary and weights do not "
+            "belong together"
+        )
+    return tokenizer

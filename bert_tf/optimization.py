@@ -1,0 +1,52 @@
+"""AdamW with linear warmup and linear decay, as BERT trains."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="bert_tf")
+class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Rises linearly from 0 to `peak_learning_rate` over `warmup_steps`, then falls linearly
+    to 0 at `total_steps`."""
+
+    def __init__(self, peak_learning_rate, total_steps, warmup_steps):
+        self.peak_learning_rate = peak_learning_rate
+        self.total_steps = total_steps
+        self.warmup_steps = warmup_steps
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warmup = ops.cast(max(self.warmup_steps, 1), "float32")
+        decay_span = ops.cast(max(self.total_steps - self.warmup_steps, 1), "float32")
+        rising = self.peak_learning_rate * step / warmup
+        falling = self.peak_learning_rate * ops.maximum(
+            0.0, (self.total_steps - step) / decay_span
+        )
+        return ops.where(step < self.warmup_steps, rising, falling)
+
+    def get_config(self):
+        return dict(
+            peak_learning_rate=self.peak_learning_rate,
+            total_steps=self.total_steps,
+            warmup_steps=self.warmup_steps,
+        )
+
+
+def create_optimizer(learning_rate, total_steps, warmup_steps, weight_decay=0.01):
+    """AdamW on the warmup/decay schedule; no weight decay on biases and LayerNorm; gradients
+    clipped to global norm 1.
+
+    Args:
+        learning_rate: float. Peak learning rate.
+        total_steps: int. Steps of the whole run (the schedule reaches 0 there).
+        warmup_steps: int. Linear warmup steps.
+        weight_decay: float. Decoupled weight decay rate.
+    """
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=WarmupLinearDecay(learning_rate, total_steps, warmup_steps),
+        weight_decay=weight_decay,
+        epsilon=1e-6,
+        global_clipnorm=1.0,
+    )
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer

@@ -1,0 +1,41 @@
+"""A backbone with the heads of its pretraining tasks."""
+
+import keras
+
+BACKBONE_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+
+
+class PretrainingModel(keras.Model):
+    """Runs the backbone once and every task's head on its outputs.
+
+    Args:
+        backbone: keras.Model. Honours the backbone contract.
+        tasks: list[PretrainingTask].
+
+    Call: batch dict -> dict of head outputs keyed by task name.
+    """
+
+    def __init__(self, backbone, tasks, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self.tasks = list(tasks)
+        self.heads = {task.name: task.build_head(backbone) for task in self.tasks}
+
+    def call(self, batch, training=False):
+        outputs = self.backbone({key: batch[key] for key in BACKBONE_INPUTS}, training=training)
+        return {name: head(outputs, batch) for name, head in self.heads.items()}
+
+    def loss_and_metrics(self, batch, training=False):
+        """The weighted sum of the tasks' losses, and each task's metrics prefixed by its name."""
+        outputs = self(batch, training=training)
+        total, metrics = 0.0, {}
+        for task in self.tasks:
+            loss, task_metrics = task.loss_and_metrics(outputs[task.name], batch)
+            total += task.loss_weight * loss
+            metrics.update({f"{task.name}_{key}": value for key, value in task_metrics.items()})
+        return total, metrics
+
+    def head_variables(self):
+        """The variables of the heads alone (the tied token embedding belongs to the backbone)."""
+        backbone_ids = {id(v) for v in self.backbone.weights}
+        return [v for v in self.weights if id(v) not in backbone_ids]

@@ -1,0 +1,59 @@
+"""Seeds, determinism and the output directory's resumable state, shared by both stages."""
+
+import json
+import os
+import shutil
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from bert_tf.bundle import write_json_atomically
+from bert_tf.errors import InputError
+
+RUN_FILE = "run.json"
+
+
+def set_seed(seed: int, deterministic: bool) -> None:
+    """Seeds Python, NumPy and TensorFlow; with `deterministic`, also TF's op determinism
+    (same losses on CPU from the same seed, at some cost in speed)."""
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def prepare_checkpoint_dir(checkpoint_dir: str, settings: dict, resume: bool) -> bool:
+    """Makes `checkpoint_dir` ready, and says whether it holds a run to resume.
+
+    A run records its settings in `run.json`. With `resume`, an existing run is continued if
+    its settings equal these; otherwise it is an error (a different run would be mixed in).
+    Without `resume`, an existing run is removed.
+
+    Returns:
+        bool: True when an earlier run with these settings is there to resume.
+
+    Raises:
+        InputError: `resume` and the directory holds a run with other settings.
+    """
+    path = os.path.join(checkpoint_dir, RUN_FILE)
+    if os.path.isfile(path) and not resume:
+        logging.info("--noresume: removing the earlier run in %s", checkpoint_dir)
+        shutil.rmtree(checkpoint_dir)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            previous = json.load(f)
+        if previous != settings:
+            changed = sorted(k for k in set(previous) | set(settings)
+                             if previous.get(k) != settings.get(k))
+            raise InputError(
+                f"{checkpoint_dir} holds a run with other settings ({', '.join(changed)} differ); "
+                "pass --noresume to start over there, or choose another --output_dir"
+            )
+        return True
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    return False
+
+
+def record_run(checkpoint_dir: str, settings: dict) -> None:
+    """Writes `run.json` once the run's state (e.g. its vocabulary) is in place."""
+    write_json_atomically(os.path.join(checkpoint_dir, RUN_FILE), settings)

@@ -1,0 +1,69 @@
+"""Reading the user's text files (corpora, labeled files) with errors that say where and why."""
+
+import codecs
+
+from bert_tf.errors import InputError
+
+
+def read_text_lines(path: str, what: str) -> list[str]:
+    """Read a UTF-8 text file into a list of lines.
+
+    Corpora and labeled files come from many tools and editors, so LF and CRLF line ends and a
+    leading byte-order mark are accepted, and the usual ways a file can be wrong become an
+    InputError that names the file (and line) instead of a traceback deep inside training. Blank
+    lines are kept so that list index + 1 is the line number in the file, for later messages.
+
+    Args:
+        path: str. The file to read.
+        what: str. What the file is, in the user's words ("corpus", "train file"); used in
+            messages.
+
+    Returns:
+        The lines in file order, without their line terminators.
+
+    Raises:
+        InputError: the file is missing, is a directory or cannot be read; it is empty or holds
+            only blank lines; or it is not valid UTF-8 (the message gives line and byte column).
+    """
+    lines = []
+    try:
+        with open(path, "rb") as f:
+            # Decoding line by line (not the whole file) makes the line number of a bad byte
+            # exact for free; binary iteration splits only on b"\n", at any line length.
+            for number, raw in enumerate(f, start=1):
+                lines.append(_decode_line(raw, number, path, what))
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: {what} not found (check the path given in the flag for the {what})"
+        ) from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, expected the {what} as a text file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the {what}: {e.strerror or e}") from None
+    if not lines:
+        raise InputError(f"{path}: the {what} is empty (0 bytes)")
+    if not any(line.strip() for line in lines):
+        raise InputError(f"{path}: the {what} holds only blank lines")
+    return lines
+
+
+def _decode_line(raw: bytes, number: int, path: str, what: str) -> str:
+    """Strip the line terminator (and a leading BOM on line 1) and decode as strict UTF-8."""
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    bom_length = 0
+    if number == 1 and raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+        bom_length = len(codecs.BOM_UTF8)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # Columns count bytes as stored in the file, BOM included, so a hex editor agrees.
+        column = e.start + 1 + bom_length
+        raise InputError(
+            f"{path}:{number}: invalid UTF-8 at byte column {column} (byte 0x{raw[e.start]:02x}); "
+            f"the {what} must be UTF-8 text (convert it, e.g. "
+            f"`iconv -f latin1 -t utf-8 {path} > converted.txt`)"
+        ) from None

@@ -1,0 +1,151 @@
+"""Tokenization in the TensorFlow graph with tensorflow-text, and vocabulary learning.
+
+Normalization is NFC plus case folding, with no accent stripping: BERT's uncased normalization
+(NFD, then dropping combining marks) breaks Korean syllables into jamo and drops Japanese voicing
+marks. CJK ideographs are split one per character by tensorflow-text's basic tokenizer.
+"""
+
+import collections
+import dataclasses
+from typing import Iterable
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
+
+from bert_tf.errors import InputError
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
+TOKENIZER_KINDS = ("wordpiece", "whitespace")
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerConfig:
+    """Everything besides the vocabulary that rebuilds a tokenizer (saved in the bundle)."""
+
+    kind: str = "wordpiece"
+    lower_case: bool = True
+    normalization_form: str = "NFC"
+
+    def __post_init__(self):
+        if self.kind not in TOKENIZER_KINDS:
+            raise InputError(f"unknown tokenizer {self.kind!r}; expected one of {TOKENIZER_KINDS}")
+
+
+def normalize(texts: tf.Tensor, config: TokenizerConfig) -> tf.Tensor:
+    """Applies the configured Unicode normalization and case folding to a string tensor."""
+    if config.normalization_form:
+        texts = tf_text.normalize_utf8(texts, config.normalization_form)
+    if config.lower_case:
+        texts = tf_text.case_fold_utf8(texts)
+    return texts
+
+
+class Tokenizer:
+    """Maps raw strings to token ids in the graph: `tokenize(["a b"])` -> ragged int32 [B, None].
+
+    Args:
+        vocabulary: list[str]. Tokens by id; it must start with `SPECIAL_TOKENS`.
+        config: TokenizerConfig. Kind and normalization.
+
+    Raises:
+        InputError: if the vocabulary does not start with the special tokens or has duplicates.
+    """
+
+    def __init__(self, vocabulary: list[str], config: TokenizerConfig):
+        if tuple(vocabulary[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
+            raise InputError(
+                f"vocabulary must start with {' '.join(SPECIAL_TOKENS)}, "
+                f"found {' '.join(vocabulary[: len(SPECIAL_TOKENS)])}"
+            )
+        duplicates = [t for t, n in collections.Counter(vocabulary).items() if n > 1]
+        if duplicates:
+            raise InputError(f"vocabulary has duplicate tokens: {duplicates[:5]}")
+        self.vocabulary = list(vocabulary)
+        self.config = config
+        initializer = tf.lookup.KeyValueTensorInitializer(
+            tf.constant(self.vocabulary), tf.range(len(self.vocabulary), dtype=tf.int64)
+        )
+        if config.kind == "wordpiece":
+            # One OOV bucket is required by the table; the wordpiece op maps unknown words to
+            # [UNK] itself, so the bucket id is never produced.
+            table = tf.lookup.StaticVocabularyTable(initializer, num_oov_buckets=1)
+            self._wordpiece = tf_text.BertTokenizer(
+                table, token_out_type=tf.int64, unknown_token="[UNK]"
+            )
+        else:
+            self._table = tf.lookup.StaticHashTable(initializer, default_value=UNK_ID)
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self.vocabulary)
+
+    def tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """Tokenizes a batch of raw strings.
+
+        Args:
+            texts: tf.Tensor string [B]. Raw text.
+
+        Returns:
+            tf.RaggedTensor int32 [B, None]: token ids, no special tokens added.
+        """
+        texts = normalize(tf.convert_to_tensor(texts), self.config)
+        if self.config.kind == "wordpiece":
+            ids = self._wordpiece.tokenize(texts).merge_dims(-2, -1)
+        else:
+            ids = self._table.lookup(tf.strings.split(texts))
+        return tf.cast(ids, tf.int32)
+
+    def save_vocabulary(self, path: str) -> None:
+        """Writes the vocabulary, one token a line, in id order."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("".join(token + "\n" for token in self.vocabulary))
+
+    @classmethod
+    def from_files(cls, vocabulary_path: str, config: TokenizerConfig) -> "Tokenizer":
+        """Rebuilds a tokenizer from a `vocab.txt` and its config."""
+        try:
+            with open(vocabulary_path, encoding="utf-8") as f:
+                vocabulary = [line.rstrip("\n") for line in f]
+        except FileNotFoundError:
+            raise InputError(f"{vocabulary_path}: vocabulary file not found") from None
+        except UnicodeDecodeError as e:
+            raise InputError(f"{vocabulary_path}: not valid UTF-8 ({e.reason})") from None
+        return cls(vocabulary, config)
+
+
+def learn_vocabulary(
+    texts: Iterable[str], config: TokenizerConfig, vocabulary_size: int, min_count: int = 2
+) -> list[str]:
+    """Learns a vocabulary from raw texts, special tokens first.
+
+    Args:
+        texts: iterable of str. The corpus, e.g. its sentences.
+        config: TokenizerConfig. The kind decides the method: tensorflow-text's wordpiece
+            learner (`vocabulary_size` is its target), or whitespace tokens seen at least
+            `min_count` times (the most frequent `vocabulary_size` of them).
+        vocabulary_size: int. Upper bound on the vocabulary size, special tokens included.
+        min_count: int. Whitespace mode: the least number of occurrences to keep a token.
+
+    Returns:
+        list[str]: the vocabulary, `SPECIAL_TOKENS` first.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string)).batch(4096)
+    dataset = dataset.map(lambda batch: normalize(batch, config))
+    if config.kind == "wordpiece":
+        vocabulary = bert_vocab_from_dataset.bert_vocab_from_dataset(
+            dataset.prefetch(tf.data.AUTOTUNE),
+            vocab_size=vocabulary_size,
+            reserved_tokens=list(SPECIAL_TOKENS),
+            bert_tokenizer_params={"lower_case": False},
+        )
+        # The learner keeps reserved tokens first and may add them again among the pieces.
+        seen = set()
+        vocabulary = [t for t in vocabulary if not (t in seen or seen.add(t))]
+        return vocabulary[:vocabulary_size]
+    counts = collections.Counter()
+    for batch in dataset.map(tf.strings.split):
+        counts.update(token.decode("utf-8") for token in batch.flat_values.numpy())
+    kept = [t for t, n in counts.most_common() if n >= min_count and t not in SPECIAL_TOKENS]
+    return list(SPECIAL_TOKENS) + kept[: vocabulary_size - len(SPECIAL_TOKENS)]

@@ -1,0 +1,160 @@
+"""A distributed custom training loop with checkpoints, a NaN guard, a progress bar and
+TensorBoard scalars, shared by pretraining and fine-tuning."""
+
+import collections
+import math
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from bert_tf.errors import TrainingError
+
+
+class Trainer:
+    """Trains `model` with `optimizer` on the loss returned by `loss_fn`.
+
+    Args:
+        model: keras.Model. Built (called once) in `strategy.scope()`.
+        optimizer: keras.optimizers.Optimizer. Built on the model's trainable variables.
+        loss_fn: callable(batch, training) -> (scalar loss, dict of scalar metrics).
+        strategy: tf.distribute.Strategy. The one the model was built under.
+        checkpoint_dir: str. Where checkpoints go (`tf.train.CheckpointManager`; TensorFlow
+            writes the files first and the `checkpoint` index last, so a crash mid-save leaves
+            the previous checkpoint usable).
+        log_dir: str. TensorBoard event files.
+        max_to_keep: int. Checkpoints kept.
+    """
+
+    def __init__(self, model, optimizer, loss_fn, strategy, checkpoint_dir, log_dir, max_to_keep=2):
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.strategy = strategy
+        with strategy.scope():
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=self.step)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, checkpoint_dir, max_to_keep)
+        self.writer = tf.summary.create_file_writer(log_dir)
+        self._train_step = None
+
+    def restore(self) -> int:
+        """Restores the latest checkpoint if there is one; returns the step it was taken at."""
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            logging.info("resumed from %s (step %d)", self.manager.latest_checkpoint, self.step.numpy())
+        return int(self.step.numpy())
+
+    def save(self) -> str:
+        """Writes a checkpoint at the current step."""
+        return self.manager.save(checkpoint_number=int(self.step.numpy()))
+
+    def _build_train_step(self, element_spec):
+        model, optimizer, strategy = self.model, self.optimizer, self.strategy
+
+        def replica_step(batch):
+            with tf.GradientTape() as tape:
+                loss, metrics = self.loss_fn(batch, training=True)
+                scaled_loss = loss / strategy.num_replicas_in_sync
+            gradients = tape.gradient(scaled_loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+            metrics = dict(metrics, loss=loss)
+            metrics["padded_tokens"] = tf.cast(tf.size(batch["token_ids"]), tf.float32)
+            return metrics
+
+        @tf.function(input_signature=[element_spec])
+        def train_step(batch):
+            metrics = strategy.run(replica_step, args=(batch,))
+            reduced = {
+                key: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                for key, value in metrics.items()
+            }
+            reduced["padded_tokens"] = strategy.reduce(
+                tf.distribute.ReduceOp.SUM, metrics["padded_tokens"], axis=None
+            )
+            self.step.assign_add(1)
+            return reduced
+
+        return train_step
+
+    def train(self, dataset, num_steps, *, checkpoint_every=0, log_every=50, on_step=None,
+              summary_window=100):
+        """Runs steps from the current one up to `num_steps`.
+
+        Args:
+            dataset: tf.data.Dataset. Endless, global batches of feature dicts.
+            num_steps: int. The step to stop at (total, not additional).
+            checkpoint_every: int. Save every this many steps (0: only at the end).
+            log_every: int. TensorBoard scalars every this many steps.
+            on_step: callable(step, metrics) or None. Called after every step (e.g. to
+                evaluate at epoch ends); it may return a dict of extra scalars to log.
+            summary_window: int. Steps averaged for the `end` figures.
+
+        Returns:
+            dict: `first` (metrics of the first step run here), `end` (mean over the last
+            `summary_window` steps), `steps_run`, `steps_per_second`, `tokens_per_second`.
+
+        Raises:
+            TrainingError: the loss is NaN or infinite; the last checkpoint is left intact.
+        """
+        distributed = self.strategy.experimental_distribute_dataset(dataset)
+        if self._train_step is None:
+            self._train_step = self._build_train_step(distributed.element_spec)
+        iterator = iter(distributed)
+        start = int(self.step.numpy())
+        # A live bar on a terminal; in a log file, a log line every `log_every` steps instead.
+        interactive = sys.stdout.isatty()
+        progress = keras.utils.Progbar(num_steps, unit_name="step", verbose=int(interactive))
+        progress.update(start)
+        window = collections.deque(maxlen=summary_window)
+        logged = collections.defaultdict(list)
+        first, tokens, started = None, 0.0, time.perf_counter()
+        for step in range(start + 1, num_steps + 1):
+            metrics = {k: float(v) for k, v in self._train_step(next(iterator)).items()}
+            if not math.isfinite(metrics["loss"]):
+                raise TrainingError(
+                    f"the loss became {metrics['loss']} at step {step}; stopped without saving. "
+                    f"The last good checkpoint is {self.manager.latest_checkpoint or 'none'}. "
+                    "Try a lower --learning_rate."
+                )
+            tokens += metrics.pop("padded_tokens")
+            first = first or metrics
+            window.append(metrics)
+            for key, value in metrics.items():
+                logged[key].append(value)
+            extra = on_step(step, metrics) if on_step else None
+            progress.update(step, [(k, v) for k, v in metrics.items()])
+            if step % log_every == 0 or step == num_steps or extra:
+                self._write_summaries(step, logged, extra, tokens, started)
+                if not interactive:
+                    means = " ".join(f"{k}={np.mean(v):.4f}" for k, v in logged.items())
+                    logging.info("step %d/%d %s", step, num_steps, means)
+                logged.clear()
+            if checkpoint_every and step % checkpoint_every == 0:
+                self.save()
+        elapsed = time.perf_counter() - started
+        steps_run = num_steps - start
+        if steps_run > 0 and (not checkpoint_every or num_steps % checkpoint_every):
+            self.save()
+        end = {key: float(np.mean([m[key] for m in window])) for key in window[0]} if window else {}
+        return {
+            "first": first,
+            "end": end,
+            "steps_run": steps_run,
+            "steps_per_second": steps_run / elapsed if steps_run else 0.0,
+            "tokens_per_second": tokens / elapsed if steps_run else 0.0,
+        }
+
+    def _write_summaries(self, step, logged, extra, tokens, started):
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        with self.writer.as_default(step=step):
+            for key, values in logged.items():
+                tf.summary.scalar(f"train/{key}", np.mean(values))
+            for key, value in (extra or {}).items():
+                tf.summary.scalar(key, value)
+            tf.summary.scalar("train/learning_rate", float(self.optimizer.learning_rate))
+            tf.summary.scalar("train/padded_tokens_per_second", tokens / elapsed)
+        self.writer.flush()
