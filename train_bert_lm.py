@@ -32,6 +32,8 @@ flags.DEFINE_list("task_loss_weights", [],
                   "Optional per-task loss weights, e.g. masked_lm=1,next_sentence=0.5.")
 flags.DEFINE_enum("tokenizer", "wordpiece", ["wordpiece", "whitespace"],
                   "wordpiece: learn subwords from the corpus; whitespace: pre-tokenized text.")
+flags.DEFINE_string("vocab_file", "",
+                    "Use this vocab.txt (e.g. another bundle's) instead of learning one.")
 flags.DEFINE_integer("vocab_size", 8000, "Largest vocabulary, special tokens included.")
 flags.DEFINE_integer("min_count", 2, "Whitespace tokenizer: keep tokens seen this many times.")
 flags.DEFINE_bool("lower_case", True, "Fold case (accents are always kept).")
@@ -67,6 +69,7 @@ def main(argv):
         tasks=tuple(FLAGS.tasks),
         task_loss_weights=cli.parse_weights(FLAGS.task_loss_weights, "--task_loss_weights"),
         tokenizer=FLAGS.tokenizer,
+        vocab_file=FLAGS.vocab_file,
         vocab_size=FLAGS.vocab_size,
         min_count=FLAGS.min_count,
         lower_case=FLAGS.lower_case,

@@ -112,16 +112,25 @@ def read_bundle_config(directory: str) -> dict:
         raise InputError(
             f"{path}: bundle format {config['format_version']}, this version reads {FORMAT_VERSION}"
         )
-    for name, checksum in config["files"].items():
+    verify_files(directory, config["files"])
+    return config
+
+
+def verify_files(directory: str, checksums: dict) -> None:
+    """Checks that every file named in `checksums` exists and has that checksum.
+
+    Raises:
+        InputError: naming the missing or changed file.
+    """
+    for name, checksum in checksums.items():
         file_path = os.path.join(directory, name)
         if not os.path.isfile(file_path):
-            raise InputError(f"{directory}: {name} is missing; the bundle is incomplete")
+            raise InputError(f"{directory}: {name} is missing; the directory is incomplete")
         if file_checksum(file_path) != checksum:
             raise InputError(
-                f"{file_path}: does not match the checksum in {CONFIG_FILE}; the bundle was only "
-                "partly written or was changed by hand. Write it again with train_bert_lm.py"
+                f"{file_path}: does not match the checksum in {CONFIG_FILE}; it was only partly "
+                "written or was changed by hand. Write it again with the command that made it"
             )
-    return config
 
 
 def load_tokenizer(directory: str, config: dict) -> Tokenizer:

@@ -1,7 +1,6 @@
 """Stage 1: a raw corpus to a pretrained bundle."""
 
 import dataclasses
-import json
 import math
 import os
 
@@ -34,6 +33,7 @@ class PretrainConfig:
     tasks: tuple = ("masked_lm", "next_sentence")
     task_loss_weights: dict = dataclasses.field(default_factory=dict)
     tokenizer: str = "wordpiece"
+    vocab_file: str = ""
     vocab_size: int = 8000
     min_count: int = 2
     lower_case: bool = True
@@ -117,6 +117,10 @@ def run_pretraining(config: PretrainConfig) -> dict:
     vocabulary_path = os.path.join(checkpoint_dir, bundle.VOCABULARY_FILE)
     if resuming:
         tokenizer = Tokenizer.from_files(vocabulary_path, tokenizer_config)
+    elif config.vocab_file:
+        tokenizer = Tokenizer.from_files(config.vocab_file, tokenizer_config)
+        tokenizer.save_vocabulary(vocabulary_path)
+        run_state.record_run(checkpoint_dir, settings)
     else:
         logging.info("learning a %s vocabulary of up to %d tokens", config.tokenizer, config.vocab_size)
         vocabulary = learn_vocabulary(
@@ -168,21 +172,10 @@ def run_pretraining(config: PretrainConfig) -> dict:
         checkpoint_dir, os.path.join(config.output_dir, "logs", "pretrain"),
     )
     trainer.restore()
-    start_path = os.path.join(checkpoint_dir, "start_metrics.json")
-
-    def keep_start_metrics(step, metrics):
-        if step == 1:
-            bundle.write_json_atomically(start_path, metrics)
-
     history = trainer.train(
-        dataset,
-        num_steps,
-        checkpoint_every=config.checkpoint_every,
-        log_every=config.log_every,
-        on_step=keep_start_metrics,
+        dataset, num_steps, checkpoint_every=config.checkpoint_every, log_every=config.log_every
     )
-    with open(start_path, encoding="utf-8") as f:
-        start = json.load(f)
+    start = trainer.first_step_metrics()
     summary = dict(
         _summarize(history, tasks, start),
         steps=num_steps,

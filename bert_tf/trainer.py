@@ -2,7 +2,9 @@
 TensorBoard scalars, shared by pretraining and fine-tuning."""
 
 import collections
+import json
 import math
+import os
 import sys
 import time
 
@@ -38,6 +40,7 @@ class Trainer:
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=self.step)
         self.manager = tf.train.CheckpointManager(self.checkpoint, checkpoint_dir, max_to_keep)
+        self._first_step_path = os.path.join(checkpoint_dir, "first_step_metrics.json")
         self.writer = tf.summary.create_file_writer(log_dir)
         self._train_step = None
 
@@ -60,7 +63,11 @@ class Trainer:
                 loss, metrics = self.loss_fn(batch, training=True)
                 scaled_loss = loss / strategy.num_replicas_in_sync
             gradients = tape.gradient(scaled_loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+            # Variables the loss does not reach (e.g. the backbone's pooler under mean
+            # pooling) have no gradient; they are left alone.
+            optimizer.apply_gradients(
+                [(g, v) for g, v in zip(gradients, model.trainable_variables) if g is not None]
+            )
             metrics = dict(metrics, loss=loss)
             metrics["padded_tokens"] = tf.cast(tf.size(batch["token_ids"]), tf.float32)
             return metrics
@@ -121,6 +128,9 @@ class Trainer:
                     "Try a lower --learning_rate."
                 )
             tokens += metrics.pop("padded_tokens")
+            if step == 1:
+                with open(self._first_step_path, "w", encoding="utf-8") as f:
+                    json.dump(metrics, f)
             first = first or metrics
             window.append(metrics)
             for key, value in metrics.items():
@@ -147,6 +157,13 @@ class Trainer:
             "steps_per_second": steps_run / elapsed if steps_run else 0.0,
             "tokens_per_second": tokens / elapsed if steps_run else 0.0,
         }
+
+    def first_step_metrics(self) -> dict:
+        """The metrics of the run's very first step (kept on disk, so resumed runs have them)."""
+        if not os.path.isfile(self._first_step_path):
+            return {}
+        with open(self._first_step_path, encoding="utf-8") as f:
+            return json.load(f)
 
     def _write_summaries(self, step, logged, extra, tokens, started):
         elapsed = max(time.perf_counter() - started, 1e-9)

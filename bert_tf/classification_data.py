@@ -1,0 +1,69 @@
+"""Input pipelines for labeled text: `[CLS] text [SEP]`, multi-hot labels, padded batches."""
+
+import numpy as np
+import tensorflow as tf
+
+from bert_tf.pretraining_data import bucket_boundaries, pad_batch
+from bert_tf.tokenization import CLS_ID, SEP_ID, Tokenizer
+
+
+def encode_texts(texts: list[str], tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
+    """Tokenizes texts into `[CLS] tokens [SEP]`, truncated to `max_seq_length`.
+
+    Returns:
+        tf.RaggedTensor int32 [N, None].
+    """
+    pieces = []
+    for start in range(0, len(texts), 2048):
+        ids = tokenizer.tokenize(tf.constant(texts[start : start + 2048], tf.string))
+        ids = ids[:, : max_seq_length - 2]
+        rows = ids.nrows()
+        cls = tf.fill([rows, 1], CLS_ID)
+        sep = tf.fill([rows, 1], SEP_ID)
+        pieces.append(tf.concat([cls, ids, sep], axis=1))
+    return tf.concat(pieces, axis=0)
+
+
+def classification_dataset(token_ids: tf.RaggedTensor, labels: np.ndarray, *, batch_size: int,
+                           max_seq_length: int, training: bool, seed: int = 0) -> tf.data.Dataset:
+    """Batches of dense features and labels.
+
+    Training: endless, reshuffled every epoch, batched by similar length. Evaluation: one pass
+    in the original order (predictions line up with the file).
+
+    Args:
+        token_ids: tf.RaggedTensor int32 [N, None]. From `encode_texts`.
+        labels: np.ndarray float32 [N, L]. Multi-hot.
+        batch_size: int. Global batch size.
+        max_seq_length: int. For the length buckets.
+        training: bool.
+        seed: int. Shuffling seed.
+
+    Returns:
+        tf.data.Dataset of dicts: `token_ids`, `segment_ids`, `padding_mask` [B, S], `labels`
+        [B, L].
+    """
+    dataset = tf.data.Dataset.from_tensor_slices(
+        {"token_ids": token_ids, "labels": tf.constant(labels, tf.float32)}
+    )
+    dataset = dataset.map(
+        lambda example: dict(example, segment_ids=tf.zeros_like(example["token_ids"]))
+    )
+    if training:
+        boundaries = tf.constant(bucket_boundaries(max_seq_length), tf.int32)
+        count = len(labels)
+        dataset = (
+            dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+            .repeat()
+            .group_by_window(
+                key_func=lambda ex: tf.cast(
+                    tf.searchsorted(boundaries, tf.shape(ex["token_ids"])[:1], side="right")[0],
+                    tf.int64,
+                ),
+                reduce_func=lambda _, window: window.ragged_batch(batch_size),
+                window_size=batch_size,
+            )
+        )
+    else:
+        dataset = dataset.ragged_batch(batch_size)
+    return dataset.map(pad_batch).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,78 @@
+"""A multi-label classifier on any backbone: pooling, dropout, one logit per label."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from bert_tf.pretraining_model import BACKBONE_INPUTS
+
+POOLINGS = ("mean", "max", "pooled")
+
+
+def masked_mean(sequence, padding_mask):
+    """Mean of the vectors at real positions: [B, S, H], [B, S] -> [B, H]."""
+    mask = ops.cast(padding_mask, sequence.dtype)[:, :, None]
+    return ops.sum(sequence * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
+
+
+def masked_max(sequence, padding_mask):
+    """Max over the real positions: [B, S, H], [B, S] -> [B, H]."""
+    real = ops.cast(padding_mask, "bool")[:, :, None]
+    return ops.max(ops.where(real, sequence, ops.full_like(sequence, -1e9)), axis=1)
+
+
+def prior_log_odds(label_matrix: np.ndarray) -> np.ndarray:
+    """Each label's log-odds in the training labels [N, L] -> [L], so the head starts at the
+    priors instead of at 0.5 for every label."""
+    rate = np.clip(label_matrix.mean(axis=0), 1e-4, 1 - 1e-4)
+    return np.log(rate / (1 - rate)).astype(np.float32)
+
+
+class MultiLabelClassifier(keras.Model):
+    """Backbone, pooling, dropout, dense to one logit per label.
+
+    Args:
+        backbone: keras.Model. Honours the backbone contract.
+        num_labels: int. L.
+        pooling: str. `mean` or `max` over the real positions of `sequence_output`, or
+            `pooled` for the backbone's own `pooled_output` (for the Transformer, tanh(dense)
+            of [CLS], which no pretraining task but next-sentence trains).
+        dropout: float. Dropout before the output layer.
+        initial_bias: np.ndarray [L] or None. Initial output bias (e.g. the priors' log-odds).
+
+    Call: dict with `token_ids`, `segment_ids`, `padding_mask` [B, S] -> logits [B, L].
+    """
+
+    def __init__(self, backbone, num_labels, pooling="mean", dropout=0.1, initial_bias=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
+        self.backbone = backbone
+        self.pooling = pooling
+        self.dropout = keras.layers.Dropout(dropout, name="classifier_dropout")
+        bias = "zeros" if initial_bias is None else keras.initializers.Constant(initial_bias)
+        self.output_layer = keras.layers.Dense(
+            num_labels,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            bias_initializer=bias,
+            name="classifier_output",
+        )
+
+    def call(self, features, training=False):
+        outputs = self.backbone({key: features[key] for key in BACKBONE_INPUTS}, training=training)
+        if self.pooling == "pooled":
+            pooled = outputs["pooled_output"]
+        elif self.pooling == "mean":
+            pooled = masked_mean(outputs["sequence_output"], features["padding_mask"])
+        else:
+            pooled = masked_max(outputs["sequence_output"], features["padding_mask"])
+        return self.output_layer(self.dropout(pooled, training=training))
+
+    def loss_and_metrics(self, batch, training=False):
+        """Mean sigmoid cross-entropy over labels and examples."""
+        logits = self(batch, training=training)
+        loss = ops.mean(
+            keras.losses.binary_crossentropy(batch["labels"], logits, from_logits=True)
+        )
+        return loss, {}

@@ -1,0 +1,91 @@
+"""The fine-tuned model directory: what `predict` needs to label raw text.
+
+    config.json              the pretraining bundle's config (backbone, tokenizer), plus the
+                             classifier's: labels, thresholds, pooling, max sequence length,
+                             and the other files' checksums
+    vocab.txt                the vocabulary
+    classifier.weights.h5    backbone and head weights
+
+Written file by file through temporary names, `config.json` last, as the bundle is.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+import backbones
+from bert_tf import bundle, weights_file
+from bert_tf.classifier import MultiLabelClassifier
+from bert_tf.errors import InputError
+
+WEIGHTS_FILE = "classifier.weights.h5"
+
+
+def save_classifier(directory, *, model, backbone_name, tokenizer, labels, thresholds,
+                    max_seq_length):
+    """Writes the fine-tuned classifier into `directory` (created if needed).
+
+    Args:
+        directory: str.
+        model: MultiLabelClassifier.
+        backbone_name: str. Registry name of its backbone.
+        tokenizer: Tokenizer.
+        labels: list[str]. Label names in output order.
+        thresholds: float or np.ndarray [L]. Decision thresholds tuned on valid.
+        max_seq_length: int. Inputs are truncated to this.
+    """
+    os.makedirs(directory, exist_ok=True)
+    temporary = os.path.join(directory, bundle.VOCABULARY_FILE + ".tmp")
+    tokenizer.save_vocabulary(temporary)
+    os.replace(temporary, os.path.join(directory, bundle.VOCABULARY_FILE))
+    weights_file.save_weights(os.path.join(directory, WEIGHTS_FILE), model.weights)
+    config = {
+        "format_version": bundle.FORMAT_VERSION,
+        "backbone": {"name": backbone_name, "config": model.backbone.get_config()},
+        "tokenizer": dict(
+            dataclasses.asdict(tokenizer.config), vocabulary_size=tokenizer.vocabulary_size
+        ),
+        "max_seq_length": max_seq_length,
+        "classifier": {
+            "labels": list(labels),
+            "thresholds": np.asarray(thresholds, np.float64).tolist(),
+            "pooling": model.pooling,
+        },
+        "files": {
+            name: bundle.file_checksum(os.path.join(directory, name))
+            for name in (bundle.VOCABULARY_FILE, WEIGHTS_FILE)
+        },
+    }
+    bundle.write_json_atomically(os.path.join(directory, bundle.CONFIG_FILE), config)
+
+
+def load_classifier(directory):
+    """Rebuilds a saved classifier.
+
+    Returns:
+        (model, tokenizer, config): the MultiLabelClassifier with its weights, its Tokenizer,
+        and the config dict (`config["classifier"]` holds labels and thresholds).
+
+    Raises:
+        InputError: a missing, incomplete or inconsistent model directory.
+    """
+    config = bundle.read_bundle_config(directory)
+    if "classifier" not in config:
+        raise InputError(
+            f"{directory}: a pretraining bundle, not a fine-tuned model (expected the model "
+            "directory that train_bert_fine_tuning.py writes, <output_dir>/model)"
+        )
+    tokenizer = bundle.load_tokenizer(directory, config)
+    backbone = backbones.build(config["backbone"]["name"], config["backbone"]["config"])
+    classifier = config["classifier"]
+    model = MultiLabelClassifier(backbone, len(classifier["labels"]), classifier["pooling"])
+    model(model_inputs_example())
+    weights_file.load_weights(os.path.join(directory, WEIGHTS_FILE), model.weights)
+    return model, tokenizer, config
+
+
+def model_inputs_example(batch_size: int = 1, length: int = 4) -> dict:
+    """A dummy batch that builds a model's variables."""
+    zeros = np.zeros((batch_size, length), np.int32)
+    return {"token_ids": zeros, "segment_ids": zeros, "padding_mask": np.ones_like(zeros)}
