@@ -9,6 +9,12 @@ Writes <output_dir>/metrics.json (per-epoch history, valid and test scores), <ou
 resumes from the last finished epoch.
 """
 
+import sys
+
+from bert_tf.determinism import configure_before_tensorflow
+
+configure_before_tensorflow(sys.argv)  # before TensorFlow is imported, below
+
 from absl import flags, logging
 
 import backbones

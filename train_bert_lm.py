@@ -11,6 +11,12 @@ resumes from the last checkpoint.
 
 import json
 
+import sys
+
+from bert_tf.determinism import configure_before_tensorflow
+
+configure_before_tensorflow(sys.argv)  # before TensorFlow is imported, below
+
 from absl import app, flags, logging
 
 import backbones

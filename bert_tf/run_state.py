@@ -20,6 +20,8 @@ def set_seed(seed: int, deterministic: bool) -> None:
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
+        # Independent ops running concurrently can still sum gradients in a different order.
+        tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 def prepare_checkpoint_dir(checkpoint_dir: str, settings: dict, resume: bool) -> bool:
