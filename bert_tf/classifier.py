@@ -44,8 +44,9 @@ class MultiLabelClassifier(keras.Model):
     """
 
     def __init__(self, backbone, num_labels, pooling="mean", dropout=0.1, initial_bias=None,
-                 **kwargs):
-        super().__init__(**kwargs)
+                 name="multi_label_classifier", **kwargs):
+        # A fixed name keeps the head's weight paths stable (Keras numbers default names).
+        super().__init__(name=name, **kwargs)
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
         self.backbone = backbone

@@ -15,8 +15,9 @@ class PretrainingModel(keras.Model):
     Call: batch dict -> dict of head outputs keyed by task name.
     """
 
-    def __init__(self, backbone, tasks, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, backbone, tasks, name="pretraining_model", **kwargs):
+        # A fixed name keeps the heads' weight paths stable (Keras numbers default names).
+        super().__init__(name=name, **kwargs)
         self.backbone = backbone
         self.tasks = list(tasks)
         self.heads = {task.name: task.build_head(backbone) for task in self.tasks}
