@@ -48,7 +48,7 @@ def backbone_config(name: str, vocabulary_size: int, model_size: str, **override
     if model_size not in MODEL_SIZES:
         raise InputError(f"unknown model size {model_size!r}; expected one of {MODEL_SIZES}")
     config = dict(cls.PRESETS[model_size], vocabulary_size=vocabulary_size)
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+    accepted = _accepted_settings(cls) - {"vocabulary_size"}
     for key, value in overrides.items():
         if value is None:
             continue
@@ -59,8 +59,22 @@ def backbone_config(name: str, vocabulary_size: int, model_size: str, **override
 
 
 def build(name: str, config: dict) -> keras.Model:
-    """Builds backbone `name` from its config dict (as saved in a bundle)."""
+    """Builds backbone `name` from its config dict (as saved in a bundle).
+
+    Raises:
+        InputError: unknown name, or a config key the backbone does not take (Keras would
+            otherwise swallow it and build a model of another size).
+    """
+    cls = get(name)
+    unknown = set(config) - _accepted_settings(cls)
+    if unknown:
+        raise InputError(f"backbone {name!r} does not take {sorted(unknown)} (config {config})")
     try:
-        return get(name)(**config)
+        return cls(**config)
     except TypeError as e:
         raise InputError(f"backbone {name!r} cannot be built from config {config}: {e}") from None
+
+
+def _accepted_settings(cls) -> set:
+    """The constructor's keyword arguments: the backbone's whole config."""
+    return set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}

@@ -57,6 +57,9 @@ class FinetuneConfig:
     strategy: str = "default"
     resume: bool = True
 
+    #: Settings a resumed run may change (the rest must match the run it continues).
+    RESUMABLE_CHANGES = ("resume", "epochs")
+
     def validate(self) -> None:
         """Raises InputError for settings no run can use."""
         for name in ("epochs", "batch_size", "vocab_size"):
@@ -171,7 +174,7 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     strategy = distribution.get_strategy(config.strategy)
     distribution.check_batch_size(config.batch_size, strategy)
     checkpoint_dir = os.path.join(config.output_dir, "checkpoints")
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "resume"}
+    settings = run_state.run_settings(config, FinetuneConfig.RESUMABLE_CHANGES)
     resuming = run_state.prepare_checkpoint_dir(checkpoint_dir, settings, config.resume)
 
     files, label_set, labels, unseen = _read_examples(config)
@@ -184,17 +187,6 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     )
     if not resuming:
         run_state.record_run(checkpoint_dir, settings)
-    datasets = {
-        split: classification_dataset(
-            encode_texts(files[split].texts, tokenizer, config.max_seq_length),
-            labels[split],
-            batch_size=config.batch_size,
-            max_seq_length=config.max_seq_length,
-            training=split == "train",
-            seed=config.seed,
-        )
-        for split in files
-    }
     steps_per_epoch = math.ceil(len(files["train"]) / config.batch_size)
     num_steps = config.epochs * steps_per_epoch
     with strategy.scope():
@@ -213,6 +205,18 @@ def run_finetuning(config: FinetuneConfig) -> dict:
         os.path.join(config.output_dir, "logs", "finetune"), max_to_keep=1,
     )
     start_step = trainer.restore()
+    # A resumed run reshuffles with a new seed rather than replaying the first epochs' order.
+    datasets = {
+        split: classification_dataset(
+            encode_texts(files[split].texts, tokenizer, config.max_seq_length),
+            labels[split],
+            batch_size=config.batch_size,
+            max_seq_length=config.max_seq_length,
+            training=split == "train",
+            seed=config.seed + start_step,
+        )
+        for split in files
+    }
     history_path = os.path.join(checkpoint_dir, "history.json")
     history = []
     if start_step and os.path.isfile(history_path):

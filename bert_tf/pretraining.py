@@ -52,6 +52,9 @@ class PretrainConfig:
     log_every: int = 50
     resume: bool = True
 
+    #: Settings a resumed run may change (the rest must match the run it continues).
+    RESUMABLE_CHANGES = ("resume", "num_train_steps", "epochs", "checkpoint_every", "log_every")
+
     def validate(self) -> None:
         """Raises InputError for settings no run can use."""
         if self.max_seq_length < MIN_SEQ_LENGTH:
@@ -104,7 +107,7 @@ def run_pretraining(config: PretrainConfig) -> dict:
         pretrain_tasks.get(name)
 
     checkpoint_dir = os.path.join(config.output_dir, "checkpoints")
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("resume",)}
+    settings = run_state.run_settings(config, PretrainConfig.RESUMABLE_CHANGES)
     settings["tasks"] = list(settings["tasks"])
     resuming = run_state.prepare_checkpoint_dir(checkpoint_dir, settings, config.resume)
 
@@ -171,7 +174,12 @@ def run_pretraining(config: PretrainConfig) -> dict:
         model, optimizer, model.loss_and_metrics, strategy,
         checkpoint_dir, os.path.join(config.output_dir, "logs", "pretrain"),
     )
-    trainer.restore()
+    start_step = trainer.restore()
+    if start_step:
+        dataset, _ = pretraining_dataset(
+            tokenized, tasks, max_seq_length=config.max_seq_length,
+            batch_size=config.batch_size, seed=config.seed, start_step=start_step,
+        )
     history = trainer.train(
         dataset, num_steps, checkpoint_every=config.checkpoint_every, log_every=config.log_every
     )

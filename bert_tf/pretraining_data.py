@@ -134,7 +134,11 @@ def make_pair_fn(corpus: TokenizedCorpus, max_seq_length: int, random_next_rate:
         )
         a_start, a_stop = starts[s0], starts[a_end]
         b_start = tf.where(is_random, starts[random_sentence], starts[a_end])
-        b_stop = tf.where(is_random, document_token_end[other], starts[s1])
+        # A random B is cut to the length the true continuation would have had, so that
+        # length does not give the label away.
+        next_length = tf.where(has_next, starts[s1] - starts[a_end], budget_t)
+        random_stop = tf.minimum(document_token_end[other], b_start + next_length)
+        b_stop = tf.where(is_random, random_stop, starts[s1])
         length_a, length_b = a_stop - a_start, b_stop - b_start
         keep_a = tf.minimum(length_a, tf.maximum(budget_t // 2, budget_t - length_b))
         keep_b = tf.minimum(length_b, budget_t - keep_a)
@@ -176,6 +180,7 @@ def pretraining_dataset(
     max_seq_length: int,
     batch_size: int,
     seed: int,
+    start_step: int = 0,
 ) -> tuple[tf.data.Dataset, int]:
     """The endless pretraining dataset, and how many examples make one epoch.
 
@@ -185,6 +190,8 @@ def pretraining_dataset(
         max_seq_length: int. Longest sequence, special tokens included.
         batch_size: int. Global batch size.
         seed: int. Seeds the order, the pairs and (with TF's global seed) the masks.
+        start_step: int. The step a resumed run starts at: the stream then continues with new
+            example numbers and a new order instead of replaying the first steps' data.
 
     Returns:
         (dataset of dense feature dicts [B, S] / [B, P] / [B], examples per epoch).
@@ -214,9 +221,9 @@ def pretraining_dataset(
 
     dataset = (
         tf.data.Dataset.range(num_chunks)
-        .shuffle(num_chunks, seed=seed, reshuffle_each_iteration=True)
+        .shuffle(num_chunks, seed=seed + start_step, reshuffle_each_iteration=True)
         .repeat()
-        .enumerate()
+        .enumerate(start=start_step * batch_size)
         .map(make_pair, num_parallel_calls=tf.data.AUTOTUNE)
         .group_by_window(
             key_func=bucket_of,

@@ -1,5 +1,6 @@
 """Seeds, determinism and the output directory's resumable state, shared by both stages."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -22,6 +23,13 @@ def set_seed(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
         # Independent ops running concurrently can still sum gradients in a different order.
         tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def run_settings(config, resumable_changes) -> dict:
+    """The settings that identify a run: all of `config` but those a resumed run may change."""
+    return {
+        k: v for k, v in dataclasses.asdict(config).items() if k not in resumable_changes
+    }
 
 
 def prepare_checkpoint_dir(checkpoint_dir: str, settings: dict, resume: bool) -> bool:

@@ -23,6 +23,25 @@ def gather_by_one_hot(sequence, positions):
     return ops.matmul(one_hot, sequence)
 
 
+def _seeded_shuffle(batch_seed):
+    """A shuffle for tensorflow-text's selector that does not depend on thread timing.
+
+    The selector shuffles each row inside a `map_fn` whose iterations run in parallel; with the
+    default stateful shuffle, which row gets which draws varies from run to run. Here each row is
+    shuffled statelessly, keyed by the batch's seed (drawn once per batch) and the row's first
+    flat position, which differs between rows.
+    """
+
+    def shuffle(positions):
+        row_key = tf.reduce_sum(tf.cast(positions[:1], tf.int64))
+        keys = tf.random.stateless_uniform(
+            tf.shape(positions), seed=batch_seed + tf.stack([tf.constant(0, tf.int64), row_key])
+        )
+        return tf.gather(positions, tf.argsort(keys))
+
+    return shuffle
+
+
 @keras.saving.register_keras_serializable(package="bert_tf")
 class MaskedLMHead(keras.layers.Layer):
     """Dense + GELU + LayerNorm at the masked positions, then logits through the tied embedding.
@@ -92,6 +111,7 @@ class MaskedLM(PretrainingTask):
             max_selections_per_batch=self.max_predictions_per_seq,
             selection_rate=self.mask_rate,
             unselectable_ids=[PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID],
+            shuffle_fn=_seeded_shuffle(tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)),
         )
         chooser = tf_text.MaskValuesChooser(self.vocabulary_size, MASK_ID, 0.8, 0.1)
         masked_ids, positions, original_ids = tf_text.mask_language_model(
