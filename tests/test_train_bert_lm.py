@@ -1,0 +1,228 @@
+"""End-to-end tests of stage 1: `run_pretraining` and the `train_bert_lm.py` script.
+
+Marked slow: each runs a few dozen training steps of a tiny model (or starts the script in a
+subprocess). Select them with `-m slow`, leave them out with `-m "not slow"`.
+"""
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import backbones
+from bert_tf import bundle, pretraining, weights_file
+from bert_tf.errors import InputError
+from bert_tf.pretraining import PretrainConfig, run_pretraining
+
+pytestmark = pytest.mark.slow
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = dict(hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32, filters=16)
+
+
+def tiny_overrides(name):
+    accepted = set(inspect.signature(backbones.get(name).__init__).parameters)
+    return {key: value for key, value in TINY.items() if key in accepted}
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    """40 documents of 3-6 short sentences from a small grammar: a masked LM learns fast."""
+    rng = np.random.default_rng(0)
+    subjects = ["the cat", "the dog", "a bird", "my friend", "the old man", "a small boat"]
+    verbs = ["sat on", "looked at", "ran to", "sailed past", "slept near"]
+    objects = ["the mat", "the sea", "a red house", "the green hill", "the river"]
+    documents = [
+        "\n".join(
+            f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(objects)} ."
+            for _ in range(rng.integers(3, 7))
+        )
+        for _ in range(40)
+    ]
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n\n".join(documents) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def tiny_config(corpus, output_dir, backbone="transformer", **changes):
+    settings = dict(
+        corpus=corpus,
+        output_dir=str(output_dir),
+        backbone=backbone,
+        backbone_overrides=tiny_overrides(backbone),
+        tasks=("masked_lm", "next_sentence"),
+        vocab_size=60,
+        max_seq_length=32,
+        max_predictions_per_seq=5,
+        batch_size=8,
+        num_train_steps=50,
+        learning_rate=0.02,
+        checkpoint_every=0,
+        log_every=1000,
+    )
+    settings.update(changes)
+    return PretrainConfig(**settings)
+
+
+@pytest.mark.parametrize("backbone_name", sorted(backbones.BACKBONES))
+def test_pretraining_lowers_the_masked_lm_loss_and_writes_a_bundle(
+    small_corpus, tmp_path, backbone_name
+):
+    output_dir = tmp_path / "run"
+    summary = run_pretraining(tiny_config(small_corpus, output_dir, backbone_name))
+
+    masked_lm = summary["tasks"]["masked_lm"]
+    assert masked_lm["start_loss"] > 3.5  # about ln(vocabulary size) before training
+    assert masked_lm["end_loss"] < masked_lm["start_loss"] - 0.3, masked_lm
+    assert masked_lm["end_accuracy"] > masked_lm["start_accuracy"]
+    assert set(summary["tasks"]) == {"masked_lm", "next_sentence"}
+    assert summary["steps"] == 50
+
+    # A complete bundle that rebuilds from its own files.
+    config = bundle.read_bundle_config(str(output_dir))
+    assert config["training_summary"] == json.loads(json.dumps(summary))
+    assert config["backbone"]["name"] == backbone_name
+    assert config["max_seq_length"] == 32
+    assert [task["name"] for task in config["tasks"]] == ["masked_lm", "next_sentence"]
+    tokenizer = bundle.load_tokenizer(str(output_dir), config)
+    assert 5 < tokenizer.vocabulary_size <= 60
+    backbone = backbones.build(config["backbone"]["name"], config["backbone"]["config"])
+    assert backbone.get_config()["hidden_dim"] == 16
+    count, _ = weights_file.load_weights(
+        str(output_dir / bundle.BACKBONE_WEIGHTS_FILE), backbone.weights
+    )
+    assert count == len(backbone.weights)
+    token_ids = tokenizer.tokenize(tf.constant(["the cat sat on the mat ."])).to_tensor()
+    inputs = {
+        "token_ids": token_ids,
+        "segment_ids": tf.zeros_like(token_ids),
+        "padding_mask": tf.ones_like(token_ids),
+    }
+    outputs = backbone(inputs, training=False)
+    assert outputs["sequence_output"].shape == (1, token_ids.shape[1], 16)
+    assert np.all(np.isfinite(outputs["sequence_output"].numpy()))
+
+
+def pairs_of(batch):
+    """A batch without its (not reproducible) masks: unmasked token ids, segments, labels."""
+    batch = {key: value.numpy() for key, value in batch.items()}
+    rows, slots = np.nonzero(batch["masked_lm_weights"])
+    positions = batch["masked_lm_positions"][rows, slots]
+    batch["token_ids"][rows, positions] = batch["masked_lm_ids"][rows, slots]
+    return {k: batch[k] for k in ("token_ids", "segment_ids", "next_sentence_labels")}
+
+
+class Interrupted(Exception):
+    """Stands in for a crash (or Ctrl-C) in the middle of training."""
+
+
+@pytest.fixture(scope="module")
+def resumed_run(small_corpus, tmp_path_factory):
+    """A 12-step run that crashes after step 8 (checkpoint at step 5), then is run again."""
+    output_dir = tmp_path_factory.mktemp("resume") / "run"
+    config = tiny_config(small_corpus, output_dir, num_train_steps=12, checkpoint_every=5)
+    calls = []
+
+    class RecordingTrainer(pretraining.Trainer):
+        crash_after = None
+
+        def restore(self):
+            step = super().restore()
+            calls.append({"restored_step": step})
+            return step
+
+        def train(self, dataset, num_steps, *, on_step=None, **kwargs):
+            calls[-1]["first_pairs"] = pairs_of(next(iter(dataset)))
+
+            def maybe_crash(step, metrics):
+                result = on_step(step, metrics) if on_step else None
+                if step == self.crash_after:
+                    raise Interrupted(step)
+                return result
+
+            history = super().train(dataset, num_steps, on_step=maybe_crash, **kwargs)
+            calls[-1]["history"] = history
+            return history
+
+    original = pretraining.Trainer
+    pretraining.Trainer = RecordingTrainer
+    try:
+        RecordingTrainer.crash_after = 8
+        with pytest.raises(Interrupted):
+            run_pretraining(config)
+        checkpoint_dir = str(output_dir / "checkpoints")
+        after_crash = tf.train.latest_checkpoint(checkpoint_dir)
+        bundle_after_crash = os.path.exists(output_dir / bundle.CONFIG_FILE)
+        RecordingTrainer.crash_after = None
+        summary = run_pretraining(config)
+    finally:
+        pretraining.Trainer = original
+    return dict(
+        config=config,
+        calls=calls,
+        after_crash=after_crash,
+        bundle_after_crash=bundle_after_crash,
+        summary=summary,
+        latest=tf.train.latest_checkpoint(checkpoint_dir),
+    )
+
+
+def test_resume_continues_from_the_last_checkpoint(resumed_run):
+    first, second = resumed_run["calls"]
+    assert resumed_run["after_crash"].endswith("ckpt-5")
+    assert not resumed_run["bundle_after_crash"]  # no bundle from an unfinished run
+    assert first["restored_step"] == 0
+    assert second["restored_step"] == 5
+    assert second["history"]["steps_run"] == 7
+    assert resumed_run["latest"].endswith("ckpt-12")
+    summary = resumed_run["summary"]
+    assert summary["steps"] == 12
+    # The start figures are those of step 1, kept from the interrupted run.
+    assert summary["tasks"]["masked_lm"]["start_loss"] > 3.5
+    config = bundle.read_bundle_config(resumed_run["config"].output_dir)
+    assert config["training_summary"]["steps"] == 12
+
+
+def test_resume_does_not_replay_the_first_batches(resumed_run):
+    first, second = resumed_run["calls"]
+    a, b = first["first_pairs"], second["first_pairs"]
+    same = a.keys() == b.keys() and all(
+        a[k].shape == b[k].shape and np.array_equal(a[k], b[k]) for k in a
+    )
+    assert not same
+
+
+def test_resume_with_other_settings_is_refused(resumed_run):
+    config = resumed_run["config"]
+    changed = PretrainConfig(**dict(vars(config), learning_rate=config.learning_rate * 2))
+    with pytest.raises(InputError, match="learning_rate") as error:
+        run_pretraining(changed)
+    assert "--noresume" in str(error.value)
+
+
+def run_script(*flags):
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "train_bert_lm.py"), *flags],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("content", [None, ""], ids=["missing", "empty"])
+def test_script_reports_a_bad_corpus_without_traceback(tmp_path, content):
+    corpus = tmp_path / "my_corpus.txt"
+    if content is not None:
+        corpus.write_text(content, encoding="utf-8")
+    result = run_script(f"--corpus={corpus}", f"--output_dir={tmp_path / 'out'}")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert str(corpus) in result.stderr
+    assert "error:" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not os.path.exists(tmp_path / "out" / bundle.CONFIG_FILE)
