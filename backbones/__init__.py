@@ -53,7 +53,9 @@ def backbone_config(name: str, vocabulary_size: int, model_size: str, **override
         if value is None:
             continue
         if key not in accepted:
-            raise InputError(f"backbone {name!r} has no setting {key!r}; it takes {sorted(accepted)}")
+            raise InputError(
+                f"backbone {name!r} has no setting {key!r}; it takes {sorted(accepted)}"
+            )
         config[key] = value
     return config
 

@@ -29,7 +29,9 @@ class ConvolutionBlock(keras.layers.Layer):
         self.kernel_sizes = list(kernel_sizes)
         self.dropout_rate = dropout
         self.convolutions = [
-            keras.layers.Conv1D(filters, width, padding="same", activation="gelu", name=f"conv_{width}")
+            keras.layers.Conv1D(
+                filters, width, padding="same", activation="gelu", name=f"conv_{width}"
+            )
             for width in self.kernel_sizes
         ]
         self.projection = keras.layers.Dense(hidden_dim, name="projection")
@@ -112,12 +114,18 @@ class TextCNNBackbone(keras.Model):
         )
         x = embeddings(token_ids, segment_ids)
         for i in range(num_layers):
-            block = ConvolutionBlock(hidden_dim, filters, kernel_sizes, dropout, name=f"conv_layer_{i}")
+            block = ConvolutionBlock(
+                hidden_dim, filters, kernel_sizes, dropout, name=f"conv_layer_{i}"
+            )
             x = block(x, padding_mask)
         max_pooled = keras.layers.Lambda(_masked_max, name="masked_max")([x, padding_mask])
         pooled = keras.layers.Dense(hidden_dim, activation="tanh", name="pooler")(max_pooled)
         super().__init__(
-            inputs={"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            inputs={
+                "token_ids": token_ids,
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+            },
             outputs={"sequence_output": x, "pooled_output": pooled},
             **kwargs,
         )

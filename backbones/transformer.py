@@ -39,7 +39,10 @@ class TransformerBlock(keras.layers.Layer):
         self.attention_dropout = keras.layers.Dropout(dropout, name="attention_dropout")
         self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-12, name="attention_norm")
         self.intermediate = keras.layers.Dense(
-            intermediate_dim, activation="gelu", kernel_initializer=_dense_init(), name="intermediate"
+            intermediate_dim,
+            activation="gelu",
+            kernel_initializer=_dense_init(),
+            name="intermediate",
         )
         self.output_dense = keras.layers.Dense(
             hidden_dim, kernel_initializer=_dense_init(), name="output"
@@ -133,7 +136,11 @@ class TransformerBackbone(keras.Model):
             hidden_dim, activation="tanh", kernel_initializer=_dense_init(), name="pooler"
         )(cls_vector)
         super().__init__(
-            inputs={"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            inputs={
+                "token_ids": token_ids,
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+            },
             outputs={"sequence_output": x, "pooled_output": pooled},
             **kwargs,
         )

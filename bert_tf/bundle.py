@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 
+import backbones
 from bert_tf import weights_file
 from bert_tf.errors import InputError
 from bert_tf.tokenization import Tokenizer, TokenizerConfig
@@ -44,8 +45,17 @@ def write_json_atomically(path: str, data: dict) -> None:
     os.replace(temporary, path)
 
 
-def save_bundle(directory, *, backbone_name, backbone, tokenizer, max_seq_length, tasks,
-                training_summary, head_variables):
+def save_bundle(
+    directory,
+    *,
+    backbone_name,
+    backbone,
+    tokenizer,
+    max_seq_length,
+    tasks,
+    training_summary,
+    head_variables,
+):
     """Writes a bundle into `directory` (created if needed).
 
     Args:
@@ -111,6 +121,12 @@ def read_bundle_config(directory: str) -> dict:
     if config["format_version"] != FORMAT_VERSION:
         raise InputError(
             f"{path}: bundle format {config['format_version']}, this version reads {FORMAT_VERSION}"
+        )
+    name = config["backbone"].get("name")
+    if name not in backbones.BACKBONES:
+        raise InputError(
+            f"{path}: names backbone {name!r}, which this installation does not have "
+            f"(known: {sorted(backbones.BACKBONES)})"
         )
     verify_files(directory, config["files"])
     return config

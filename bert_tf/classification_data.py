@@ -24,8 +24,15 @@ def encode_texts(texts: list[str], tokenizer: Tokenizer, max_seq_length: int) ->
     return tf.concat(pieces, axis=0)
 
 
-def classification_dataset(token_ids: tf.RaggedTensor, labels: np.ndarray, *, batch_size: int,
-                           max_seq_length: int, training: bool, seed: int = 0) -> tf.data.Dataset:
+def classification_dataset(
+    token_ids: tf.RaggedTensor,
+    labels: np.ndarray,
+    *,
+    batch_size: int,
+    max_seq_length: int,
+    training: bool,
+    seed: int = 0
+) -> tf.data.Dataset:
     """Batches of dense features and labels.
 
     Training: endless, reshuffled every epoch, batched by similar length. Evaluation: one pass

@@ -43,8 +43,16 @@ class MultiLabelClassifier(keras.Model):
     Call: dict with `token_ids`, `segment_ids`, `padding_mask` [B, S] -> logits [B, L].
     """
 
-    def __init__(self, backbone, num_labels, pooling="mean", dropout=0.1, initial_bias=None,
-                 name="multi_label_classifier", **kwargs):
+    def __init__(
+        self,
+        backbone,
+        num_labels,
+        pooling="mean",
+        dropout=0.1,
+        initial_bias=None,
+        name="multi_label_classifier",
+        **kwargs,
+    ):
         # A fixed name keeps the head's weight paths stable (Keras numbers default names).
         super().__init__(name=name, **kwargs)
         if pooling not in POOLINGS:
@@ -73,7 +81,5 @@ class MultiLabelClassifier(keras.Model):
     def loss_and_metrics(self, batch, training=False):
         """Mean sigmoid cross-entropy over labels and examples."""
         logits = self(batch, training=training)
-        loss = ops.mean(
-            keras.losses.binary_crossentropy(batch["labels"], logits, from_logits=True)
-        )
+        loss = ops.mean(keras.losses.binary_crossentropy(batch["labels"], logits, from_logits=True))
         return loss, {}

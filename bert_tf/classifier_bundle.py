@@ -22,8 +22,9 @@ from bert_tf.errors import InputError
 WEIGHTS_FILE = "classifier.weights.h5"
 
 
-def save_classifier(directory, *, model, backbone_name, tokenizer, labels, thresholds,
-                    max_seq_length):
+def save_classifier(
+    directory, *, model, backbone_name, tokenizer, labels, thresholds, max_seq_length
+):
     """Writes the fine-tuned classifier into `directory` (created if needed).
 
     Args:

@@ -79,14 +79,20 @@ class FinetuneConfig:
 def _read_examples(config: FinetuneConfig):
     """Reads the three files; reports skipped lines and labels the train file never had."""
     files = {}
-    for split, path in (("train", config.train_file), ("valid", config.valid_file),
-                        ("test", config.test_file)):
+    for split, path in (
+        ("train", config.train_file),
+        ("valid", config.valid_file),
+        ("test", config.test_file),
+    ):
         examples = read_labeled_file(path, f"{split} file", config.skip_invalid_lines)
         skipped = examples.skipped_no_label + examples.skipped_no_text
         if skipped:
             logging.warning(
                 "%s: skipped %d lines (%d with no label, %d with no text)",
-                path, skipped, examples.skipped_no_label, examples.skipped_no_text,
+                path,
+                skipped,
+                examples.skipped_no_label,
+                examples.skipped_no_text,
             )
         files[split] = examples
     label_set = LabelSet.from_examples(files["train"].labels)
@@ -99,7 +105,9 @@ def _read_examples(config: FinetuneConfig):
             logging.warning(
                 "%s: %d label occurrences (%d distinct labels) never seen in the train file; they "
                 "cannot be predicted and are left out of the scores: %s",
-                examples.path, sum(unseen.values()), len(unseen),
+                examples.path,
+                sum(unseen.values()),
+                len(unseen),
                 ", ".join(sorted(unseen)[:10]) + (" ..." if len(unseen) > 10 else ""),
             )
     return files, label_set, encoded, unseen_report
@@ -120,8 +128,11 @@ def _tokenizer_and_backbone(config: FinetuneConfig, train_texts, strategy):
         )
         name = config.backbone
         backbone_config = backbones.backbone_config(
-            name, tokenizer.vocabulary_size, config.model_size,
-            max_sequence_length=config.max_seq_length, **config.backbone_overrides,
+            name,
+            tokenizer.vocabulary_size,
+            config.model_size,
+            max_sequence_length=config.max_seq_length,
+            **config.backbone_overrides,
         )
     positions = backbone_config.get("max_sequence_length", config.max_seq_length)
     if config.max_seq_length > positions:
@@ -139,7 +150,9 @@ def _tokenizer_and_backbone(config: FinetuneConfig, train_texts, strategy):
         restored = {"weights": count, "parameters": parameters, "from": config.init_checkpoint}
         logging.info(
             "restored %d weights (%.1fM parameters) from %s",
-            count, parameters / 1e6, config.init_checkpoint,
+            count,
+            parameters / 1e6,
+            config.init_checkpoint,
         )
     elif config.init_checkpoint:
         logging.info("--noload_weights: the bundle's vocabulary and architecture, fresh weights")
@@ -180,7 +193,10 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     files, label_set, labels, unseen = _read_examples(config)
     logging.info(
         "%d train, %d valid, %d test examples; %d labels",
-        len(files["train"]), len(files["valid"]), len(files["test"]), len(label_set),
+        len(files["train"]),
+        len(files["valid"]),
+        len(files["test"]),
+        len(label_set),
     )
     tokenizer, backbone_name, backbone, restored = _tokenizer_and_backbone(
         config, files["train"].texts, strategy
@@ -191,18 +207,28 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     num_steps = config.epochs * steps_per_epoch
     with strategy.scope():
         model = MultiLabelClassifier(
-            backbone, len(label_set), config.pooling, config.dropout,
+            backbone,
+            len(label_set),
+            config.pooling,
+            config.dropout,
             prior_log_odds(labels["train"]) if config.init_bias_to_priors else None,
         )
         model(model_inputs_example())
         optimizer = create_optimizer(
-            config.learning_rate, num_steps, int(config.warmup_proportion * num_steps),
+            config.learning_rate,
+            num_steps,
+            int(config.warmup_proportion * num_steps),
             config.weight_decay,
         )
         optimizer.build(model.trainable_variables)
     trainer = Trainer(
-        model, optimizer, model.loss_and_metrics, strategy, checkpoint_dir,
-        os.path.join(config.output_dir, "logs", "finetune"), max_to_keep=1,
+        model,
+        optimizer,
+        model.loss_and_metrics,
+        strategy,
+        checkpoint_dir,
+        os.path.join(config.output_dir, "logs", "finetune"),
+        max_to_keep=1,
     )
     start_step = trainer.restore()
     # A resumed run reshuffles with a new seed rather than replaying the first epochs' order.
@@ -246,13 +272,20 @@ def run_finetuning(config: FinetuneConfig) -> dict:
         bundle.write_json_atomically(history_path, history)
         logging.info(
             "epoch %d: train loss %.4f, valid loss %.4f, valid micro-F1 %.4f, macro-F1 %.4f",
-            entry["epoch"], entry["train_loss"], valid_loss, scores["micro_f1"], scores["macro_f1"],
+            entry["epoch"],
+            entry["train_loss"],
+            valid_loss,
+            scores["micro_f1"],
+            scores["macro_f1"],
         )
         return {f"valid/{k}": v for k, v in entry.items() if k != "epoch"}
 
     trainer.train(
-        datasets["train"], num_steps, checkpoint_every=steps_per_epoch,
-        log_every=max(1, steps_per_epoch // 4), on_step=end_of_epoch,
+        datasets["train"],
+        num_steps,
+        checkpoint_every=steps_per_epoch,
+        log_every=max(1, steps_per_epoch // 4),
+        on_step=end_of_epoch,
     )
     results = _final_scores(config, model, datasets, labels, label_set)
     results.update(
@@ -266,8 +299,12 @@ def run_finetuning(config: FinetuneConfig) -> dict:
         config=dataclasses.asdict(config),
     )
     save_classifier(
-        os.path.join(config.output_dir, MODEL_DIR), model=model, backbone_name=backbone_name,
-        tokenizer=tokenizer, labels=label_set.names, thresholds=results["valid"]["threshold"],
+        os.path.join(config.output_dir, MODEL_DIR),
+        model=model,
+        backbone_name=backbone_name,
+        tokenizer=tokenizer,
+        labels=label_set.names,
+        thresholds=results["valid"]["threshold"],
         max_seq_length=config.max_seq_length,
     )
     bundle.write_json_atomically(os.path.join(config.output_dir, METRICS_FILE), results)
@@ -297,7 +334,10 @@ def _final_scores(config, model, datasets, labels, label_set) -> dict:
     for split in ("valid", "test"):
         logging.info(
             "%s: micro-F1 %.4f macro-F1 %.4f mean %.4f precision %.4f recall %.4f",
-            split, *(results[split][k] for k in
-                     ("micro_f1", "macro_f1", "mean_f1", "precision", "recall")),
+            split,
+            *(
+                results[split][k]
+                for k in ("micro_f1", "macro_f1", "mean_f1", "precision", "recall")
+            ),
         )
     return results

@@ -19,9 +19,7 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         warmup = ops.cast(max(self.warmup_steps, 1), "float32")
         decay_span = ops.cast(max(self.total_steps - self.warmup_steps, 1), "float32")
         rising = self.peak_learning_rate * step / warmup
-        falling = self.peak_learning_rate * ops.maximum(
-            0.0, (self.total_steps - step) / decay_span
-        )
+        falling = self.peak_learning_rate * ops.maximum(0.0, (self.total_steps - step) / decay_span)
         return ops.where(step < self.warmup_steps, rising, falling)
 
     def get_config(self):

@@ -40,7 +40,7 @@ def predict_probabilities(model, tokenizer, texts, max_seq_length, batch_size=64
 
 def format_predictions(probabilities, labels, thresholds) -> list[str]:
     """One line per row: the decided labels, most probable first, as `label:probability`."""
-    decided = metrics.decide_labels(probabilities, np.asarray(thresholds, np.float32))
+    decided = metrics.decide_labels(probabilities, np.asarray(thresholds))
     lines = []
     for row, chosen in zip(probabilities, decided):
         order = [j for j in np.argsort(-row) if chosen[j]]

@@ -4,7 +4,6 @@ import dataclasses
 import math
 import os
 
-import tensorflow as tf
 from absl import logging
 
 import backbones
@@ -70,7 +69,9 @@ class PretrainConfig:
         if self.num_train_steps < 0 or self.epochs < 0:
             raise InputError("--num_train_steps and --epochs must not be negative")
         if self.vocab_size <= len(SPECIAL_TOKENS):
-            raise InputError(f"--vocab_size={self.vocab_size} leaves no room past the special tokens")
+            raise InputError(
+                f"--vocab_size={self.vocab_size} leaves no room past the special tokens"
+            )
 
 
 def _summarize(history: dict, tasks, start: dict) -> dict:
@@ -114,7 +115,10 @@ def run_pretraining(config: PretrainConfig) -> dict:
     corpus = read_corpus(config.corpus)
     logging.info(
         "corpus %s: %d sentences in %d documents (%s layout)",
-        config.corpus, len(corpus.sentences), corpus.num_documents, corpus.layout,
+        config.corpus,
+        len(corpus.sentences),
+        corpus.num_documents,
+        corpus.layout,
     )
     tokenizer_config = TokenizerConfig(config.tokenizer, config.lower_case)
     vocabulary_path = os.path.join(checkpoint_dir, bundle.VOCABULARY_FILE)
@@ -125,7 +129,9 @@ def run_pretraining(config: PretrainConfig) -> dict:
         tokenizer.save_vocabulary(vocabulary_path)
         run_state.record_run(checkpoint_dir, settings)
     else:
-        logging.info("learning a %s vocabulary of up to %d tokens", config.tokenizer, config.vocab_size)
+        logging.info(
+            "learning a %s vocabulary of up to %d tokens", config.tokenizer, config.vocab_size
+        )
         vocabulary = learn_vocabulary(
             corpus.sentences, tokenizer_config, config.vocab_size, config.min_count
         )
@@ -136,7 +142,9 @@ def run_pretraining(config: PretrainConfig) -> dict:
 
     tokenized = tokenize_corpus(corpus, tokenizer)
     if tokenized.num_dropped_sentences:
-        logging.warning("%d sentences had no token and were left out", tokenized.num_dropped_sentences)
+        logging.warning(
+            "%d sentences had no token and were left out", tokenized.num_dropped_sentences
+        )
     tasks = pretrain_tasks.build_tasks(
         config.tasks,
         tokenizer.vocabulary_size,
@@ -145,8 +153,11 @@ def run_pretraining(config: PretrainConfig) -> dict:
         max_predictions_per_seq=config.max_predictions_per_seq,
     )
     dataset, examples_per_epoch = pretraining_dataset(
-        tokenized, tasks, max_seq_length=config.max_seq_length,
-        batch_size=config.batch_size, seed=config.seed,
+        tokenized,
+        tasks,
+        max_seq_length=config.max_seq_length,
+        batch_size=config.batch_size,
+        seed=config.seed,
     )
     steps_per_epoch = math.ceil(examples_per_epoch / config.batch_size)
     num_steps = config.num_train_steps or max(1, round(config.epochs * steps_per_epoch))
@@ -155,12 +166,18 @@ def run_pretraining(config: PretrainConfig) -> dict:
     warmup = config.warmup_steps if config.warmup_steps >= 0 else num_steps // 10
     logging.info(
         "%d examples per epoch, %d steps per epoch; training %d steps (%.2f epochs)",
-        examples_per_epoch, steps_per_epoch, num_steps, num_steps / steps_per_epoch,
+        examples_per_epoch,
+        steps_per_epoch,
+        num_steps,
+        num_steps / steps_per_epoch,
     )
 
     backbone_config = backbones.backbone_config(
-        config.backbone, tokenizer.vocabulary_size, config.model_size,
-        max_sequence_length=config.max_seq_length, **config.backbone_overrides,
+        config.backbone,
+        tokenizer.vocabulary_size,
+        config.model_size,
+        max_sequence_length=config.max_seq_length,
+        **config.backbone_overrides,
     )
     with strategy.scope():
         backbone = backbones.build(config.backbone, backbone_config)
@@ -171,14 +188,22 @@ def run_pretraining(config: PretrainConfig) -> dict:
     logging.info("%s backbone: %s parameters", config.backbone, f"{backbone.count_params():,}")
 
     trainer = Trainer(
-        model, optimizer, model.loss_and_metrics, strategy,
-        checkpoint_dir, os.path.join(config.output_dir, "logs", "pretrain"),
+        model,
+        optimizer,
+        model.loss_and_metrics,
+        strategy,
+        checkpoint_dir,
+        os.path.join(config.output_dir, "logs", "pretrain"),
     )
     start_step = trainer.restore()
     if start_step:
         dataset, _ = pretraining_dataset(
-            tokenized, tasks, max_seq_length=config.max_seq_length,
-            batch_size=config.batch_size, seed=config.seed, start_step=start_step,
+            tokenized,
+            tasks,
+            max_seq_length=config.max_seq_length,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            start_step=start_step,
         )
     history = trainer.train(
         dataset, num_steps, checkpoint_every=config.checkpoint_every, log_every=config.log_every

@@ -43,7 +43,9 @@ class TokenizedCorpus:
         return int(self.document_ids[-1]) + 1 if len(self.document_ids) else 0
 
 
-def tokenize_corpus(corpus: Corpus, tokenizer: Tokenizer, batch_size: int = 4096) -> TokenizedCorpus:
+def tokenize_corpus(
+    corpus: Corpus, tokenizer: Tokenizer, batch_size: int = 4096
+) -> TokenizedCorpus:
     """Tokenizes every sentence of a corpus once, in batches, in the graph.
 
     Raises:
@@ -116,11 +118,17 @@ def make_pair_fn(corpus: TokenizedCorpus, max_seq_length: int, random_next_rate:
     budget_t = tf.constant(budget, tf.int64)
 
     def make_pair(example_index, chunk):
-        draws = tf.random.stateless_uniform([4], seed=tf.stack([tf.cast(seed, tf.int64), example_index]))
+        draws = tf.random.stateless_uniform(
+            [4], seed=tf.stack([tf.cast(seed, tf.int64), example_index])
+        )
         s0, s1 = chunk_first[chunk], chunk_end[chunk]
         num_sentences = s1 - s0
         has_next = num_sentences >= 2
-        split = s0 + 1 + tf.cast(draws[0] * tf.cast(tf.maximum(num_sentences - 1, 1), tf.float32), tf.int64)
+        split = (
+            s0
+            + 1
+            + tf.cast(draws[0] * tf.cast(tf.maximum(num_sentences - 1, 1), tf.float32), tf.int64)
+        )
         a_end = tf.where(has_next, tf.minimum(split, s1 - 1), s1)
         is_random = tf.logical_or(tf.logical_not(has_next), draws[1] < random_next_rate)
         if num_documents > 1:

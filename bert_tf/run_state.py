@@ -27,9 +27,7 @@ def set_seed(seed: int, deterministic: bool) -> None:
 
 def run_settings(config, resumable_changes) -> dict:
     """The settings that identify a run: all of `config` but those a resumed run may change."""
-    return {
-        k: v for k, v in dataclasses.asdict(config).items() if k not in resumable_changes
-    }
+    return {k: v for k, v in dataclasses.asdict(config).items() if k not in resumable_changes}
 
 
 def prepare_checkpoint_dir(checkpoint_dir: str, settings: dict, resume: bool) -> bool:
@@ -53,8 +51,9 @@ def prepare_checkpoint_dir(checkpoint_dir: str, settings: dict, resume: bool) ->
         with open(path, encoding="utf-8") as f:
             previous = json.load(f)
         if previous != settings:
-            changed = sorted(k for k in set(previous) | set(settings)
-                             if previous.get(k) != settings.get(k))
+            changed = sorted(
+                k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k)
+            )
             raise InputError(
                 f"{checkpoint_dir} holds a run with other settings ({', '.join(changed)} differ); "
                 "pass --noresume to start over there, or choose another --output_dir"

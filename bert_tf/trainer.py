@@ -39,6 +39,7 @@ class Trainer:
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=self.step)
+        os.makedirs(checkpoint_dir, exist_ok=True)
         self.manager = tf.train.CheckpointManager(self.checkpoint, checkpoint_dir, max_to_keep)
         self._first_step_path = os.path.join(checkpoint_dir, "first_step_metrics.json")
         self.writer = tf.summary.create_file_writer(log_dir)
@@ -47,8 +48,12 @@ class Trainer:
     def restore(self) -> int:
         """Restores the latest checkpoint if there is one; returns the step it was taken at."""
         if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-            logging.info("resumed from %s (step %d)", self.manager.latest_checkpoint, self.step.numpy())
+            self.checkpoint.restore(
+                self.manager.latest_checkpoint
+            ).assert_existing_objects_matched()
+            logging.info(
+                "resumed from %s (step %d)", self.manager.latest_checkpoint, self.step.numpy()
+            )
         return int(self.step.numpy())
 
     def save(self) -> str:
@@ -87,8 +92,16 @@ class Trainer:
 
         return train_step
 
-    def train(self, dataset, num_steps, *, checkpoint_every=0, log_every=50, on_step=None,
-              summary_window=100):
+    def train(
+        self,
+        dataset,
+        num_steps,
+        *,
+        checkpoint_every=0,
+        log_every=50,
+        on_step=None,
+        summary_window=100,
+    ):
         """Runs steps from the current one up to `num_steps`.
 
         Args:

@@ -50,9 +50,9 @@ def read_weights(path: str) -> dict:
             if WEIGHTS_GROUP not in f:
                 raise InputError(f"{path}: no {WEIGHTS_GROUP!r} group; not a bert_tf weights file")
             f[WEIGHTS_GROUP].visititems(
-                lambda name, item: arrays.__setitem__(name, item[()])
-                if isinstance(item, h5py.Dataset)
-                else None
+                lambda name, item: (
+                    arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None
+                )
             )
     except OSError as e:
         raise InputError(f"{path}: cannot be read as HDF5 ({e})") from None

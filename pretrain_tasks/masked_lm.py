@@ -133,9 +133,13 @@ class MaskedLM(PretrainingTask):
     def loss_and_metrics(self, logits, batch):
         labels = batch["masked_lm_ids"]
         weights = ops.cast(batch["masked_lm_weights"], "float32")
-        per_position = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        per_position = keras.losses.sparse_categorical_crossentropy(
+            labels, logits, from_logits=True
+        )
         total_weight = ops.sum(weights) + 1e-5
         loss = ops.sum(per_position * weights) / total_weight
-        correct = ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(labels, "int64")), "float32")
+        correct = ops.cast(
+            ops.equal(ops.argmax(logits, axis=-1), ops.cast(labels, "int64")), "float32"
+        )
         accuracy = ops.sum(correct * weights) / total_weight
         return loss, {"loss": loss, "accuracy": accuracy}

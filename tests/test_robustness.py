@@ -17,7 +17,10 @@ TINY_BACKBONE = ["--hidden_dim=16", "--num_layers=1", "--num_heads=2", "--interm
 def run_script(script, *args, timeout=300):
     return subprocess.run(
         [sys.executable, os.path.join(ROOT, script), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
     )
 
 
@@ -33,9 +36,15 @@ def small_corpus(tmp_path):
 
 def pretrain_args(corpus, output_dir, steps, *extra):
     return [
-        f"--corpus={corpus}", f"--output_dir={output_dir}", f"--num_train_steps={steps}",
-        "--vocab_size=300", "--max_seq_length=32", "--batch_size=8", "--log_every=5",
-        *TINY_BACKBONE, *extra,
+        f"--corpus={corpus}",
+        f"--output_dir={output_dir}",
+        f"--num_train_steps={steps}",
+        "--vocab_size=300",
+        "--max_seq_length=32",
+        "--batch_size=8",
+        "--log_every=5",
+        *TINY_BACKBONE,
+        *extra,
     ]
 
 
@@ -82,8 +91,9 @@ def test_pretraining_rejects_bad_flags(tmp_path, small_corpus, flag, fragment):
 
 @pytest.mark.slow
 def test_unknown_backbone_is_a_usage_error(tmp_path, small_corpus):
-    result = run_script("train_bert_lm.py", *pretrain_args(small_corpus, tmp_path / "o", 2),
-                        "--backbone=lstm")
+    result = run_script(
+        "train_bert_lm.py", *pretrain_args(small_corpus, tmp_path / "o", 2), "--backbone=lstm"
+    )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "lstm" in result.stderr and "transformer" in result.stderr
@@ -105,7 +115,9 @@ def test_pretraining_survives_kill_9(tmp_path, small_corpus):
     args = pretrain_args(small_corpus, output, 150, "--checkpoint_every=10")
     process = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "train_bert_lm.py"), *args],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 240
     while checkpoint_step(output / "checkpoints") < 20 and time.time() < deadline:

@@ -1,6 +1,5 @@
 """Tests for bert_tf.metrics: decisions, F1 scores and threshold tuning."""
 
-
 import numpy as np
 import pytest
 

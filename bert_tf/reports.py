@@ -1,0 +1,135 @@
+"""Benchmark reports from run outputs: markdown tables and a JSON of the figures.
+
+    python -m bert_tf.reports pretrain --out=docs/benchmarks/pretrain runs/a runs/b
+    python -m bert_tf.reports finetune --out=docs/benchmarks/finetune runs/ft_*
+
+Every figure comes from the runs' own `config.json` (a bundle's training summary) or
+`metrics.json`; nothing is typed in by hand.
+"""
+
+import argparse
+import json
+import os
+
+
+def _read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def pretrain_rows(bundle_dirs):
+    """One row per bundle and task: start/end loss and accuracy, speed."""
+    rows = []
+    for directory in bundle_dirs:
+        config = _read_json(os.path.join(directory, "config.json"))
+        summary = config["training_summary"]
+        backbone = config["backbone"]
+        for task, figures in summary["tasks"].items():
+            rows.append(
+                dict(
+                    bundle=directory,
+                    backbone=backbone["name"],
+                    hidden_dim=backbone["config"]["hidden_dim"],
+                    num_layers=backbone["config"]["num_layers"],
+                    vocabulary_size=config["tokenizer"]["vocabulary_size"],
+                    task=task,
+                    steps=summary["steps"],
+                    epochs=summary["epochs"],
+                    batch_size=summary["batch_size"],
+                    steps_per_second=summary["steps_per_second"],
+                    padded_tokens_per_second=summary["padded_tokens_per_second"],
+                    **figures,
+                )
+            )
+    return rows
+
+
+def pretrain_markdown(rows):
+    lines = [
+        "| backbone | layers × hidden | task | steps (epochs) | start loss | end loss | "
+        "start acc | end acc | steps/s | padded tokens/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['backbone']} | {r['num_layers']} × {r['hidden_dim']} | {r['task']} | "
+            f"{r['steps']} ({r['epochs']}) | {r['start_loss']:.3f} | {r['end_loss']:.3f} | "
+            f"{r['start_accuracy']:.3f} | {r['end_accuracy']:.3f} | "
+            f"{r['steps_per_second']:.2f} | {r['padded_tokens_per_second']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def finetune_rows(run_dirs):
+    """One row per fine-tuning run: arm, epoch-1 figures, final test scores, time."""
+    rows = []
+    for directory in run_dirs:
+        metrics = _read_json(os.path.join(directory, "metrics.json"))
+        config = metrics["config"]
+        first = metrics["history"][0]
+        bundle = config["init_checkpoint"]
+        backbone = (
+            _read_json(os.path.join(bundle, "config.json"))["backbone"]["name"]
+            if bundle
+            else config["backbone"]
+        )
+        rows.append(
+            dict(
+                run=directory,
+                backbone=backbone,
+                arm=metrics["arm"],
+                train_file=os.path.basename(config["train_file"]),
+                learning_rate=config["learning_rate"],
+                epochs=len(metrics["history"]),
+                seed=config["seed"],
+                first_step_loss=metrics["first_step_loss"],
+                epoch1_train_loss=first["train_loss"],
+                epoch1_valid_loss=first["valid_loss"],
+                epoch1_valid_micro_f1=first["valid_micro_f1"],
+                valid_curve=[h["valid_micro_f1"] for h in metrics["history"]],
+                test_micro_f1=metrics["test"]["micro_f1"],
+                test_macro_f1=metrics["test"]["macro_f1"],
+                test_mean_f1=metrics["test"]["mean_f1"],
+                test_precision=metrics["test"]["precision"],
+                test_recall=metrics["test"]["recall"],
+                threshold=metrics["test"]["threshold"],
+                wall_seconds=metrics["wall_seconds"],
+            )
+        )
+    return rows
+
+
+def finetune_markdown(rows):
+    lines = [
+        "| backbone | arm | lr | epochs | first-step loss | epoch-1 train loss | "
+        "epoch-1 valid loss | epoch-1 valid micro-F1 | test micro-F1 | test macro-F1 | "
+        "test mean | minutes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['backbone']} | {r['arm']} | {r['learning_rate']:g} | {r['epochs']} | "
+            f"{r['first_step_loss']:.4f} | {r['epoch1_train_loss']:.4f} | "
+            f"{r['epoch1_valid_loss']:.4f} | {r['epoch1_valid_micro_f1']:.4f} | "
+            f"{r['test_micro_f1']:.4f} | {r['test_macro_f1']:.4f} | {r['test_mean_f1']:.4f} | "
+            f"{r['wall_seconds'] / 60:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=["pretrain", "finetune"])
+    parser.add_argument("runs", nargs="+", help="bundle or fine-tuning output directories")
+    parser.add_argument("--out", required=True, help="path prefix: writes <out>.json")
+    args = parser.parse_args()
+    rows = pretrain_rows(args.runs) if args.kind == "pretrain" else finetune_rows(args.runs)
+    table = pretrain_markdown(rows) if args.kind == "pretrain" else finetune_markdown(rows)
+    with open(args.out + ".json", "w", encoding="utf-8") as f:
+        json.dump(rows, f, indent=2)
+        f.write("\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Helpers shared by the stage-2 (fine-tuning) tests: tiny bundles, labeled subsets, bundle
+surgery that keeps the checksums right, and the script runner.
+
+`tests/helpers` is on pytest's `pythonpath` (pyproject.toml); it holds nothing else, since
+`tests/` itself would shadow the `backbones` and `pretrain_tasks` packages with its test
+directories of the same names.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import backbones
+from bert_tf import bundle
+from bert_tf.classifier_bundle import model_inputs_example
+from bert_tf.pretraining import PretrainConfig, run_pretraining
+from bert_tf.tokenization import Tokenizer, TokenizerConfig, learn_vocabulary
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA = os.path.join(ROOT, "data")
+
+# Tiny sizes each backbone accepts (the presets are far larger).
+TINY_OVERRIDES = {
+    "transformer": {"hidden_dim": 16, "num_layers": 1, "num_heads": 2, "intermediate_dim": 32},
+    "textcnn": {"hidden_dim": 16, "num_layers": 1, "filters": 8, "kernel_sizes": [3]},
+}
+TINY_FLAGS = {
+    "transformer": ["--hidden_dim=16", "--num_layers=1", "--num_heads=2", "--intermediate_dim=32"],
+    "textcnn": ["--hidden_dim=16", "--num_layers=1", "--filters=8"],
+}
+
+
+def tiny_overrides(backbone_name: str) -> dict:
+    """Backbone overrides for a tiny model; a backbone not listed gets width and depth only."""
+    return dict(TINY_OVERRIDES.get(backbone_name, {"hidden_dim": 16, "num_layers": 1}))
+
+
+def read_lines(name: str, count: int, start: int = 0) -> list[str]:
+    """Lines `start` .. `start + count` of a shipped data file, with their line ends."""
+    with open(os.path.join(DATA, name), encoding="utf-8") as f:
+        return f.readlines()[start : start + count]
+
+
+def write_subset(path, name: str, count: int, start: int = 0) -> str:
+    """Writes `count` lines of the shipped `data/<name>` to `path`; returns the path as str."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(read_lines(name, count, start))
+    return str(path)
+
+
+def labeled_files(directory, train=100, valid=24, test=24) -> dict:
+    """Train, valid and test subsets of the shipped sample, as `FinetuneConfig` kwargs."""
+    os.makedirs(directory, exist_ok=True)
+    return {
+        "train_file": write_subset(os.path.join(directory, "train.txt"), "train.txt", train),
+        "valid_file": write_subset(os.path.join(directory, "valid.txt"), "valid.txt", valid),
+        "test_file": write_subset(os.path.join(directory, "test.txt"), "test.txt", test),
+    }
+
+
+def make_tiny_bundle(directory, backbone_name: str, corpus_lines: int = 120) -> str:
+    """Pretrains a tiny backbone for 5 steps on the start of the shipped corpus; returns the
+    bundle directory."""
+    directory = str(directory)
+    os.makedirs(directory, exist_ok=True)
+    corpus = write_subset(os.path.join(directory, "corpus.txt"), "corpus.txt", corpus_lines)
+    run_pretraining(
+        PretrainConfig(
+            corpus=corpus,
+            output_dir=os.path.join(directory, "bundle"),
+            backbone=backbone_name,
+            backbone_overrides=tiny_overrides(backbone_name),
+            num_train_steps=5,
+            vocab_size=200,
+            max_seq_length=32,
+            batch_size=8,
+            checkpoint_every=100,
+            log_every=100,
+        )
+    )
+    return os.path.join(directory, "bundle")
+
+
+def read_config(bundle_dir) -> dict:
+    with open(os.path.join(bundle_dir, bundle.CONFIG_FILE), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def write_config(bundle_dir, config: dict) -> None:
+    with open(os.path.join(bundle_dir, bundle.CONFIG_FILE), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+
+
+def refresh_checksum(bundle_dir, name: str) -> None:
+    """Records file `name`'s current checksum in config.json, so a test that changed the file
+    on purpose tests the change, not the checksum check."""
+    config = read_config(bundle_dir)
+    config["files"][name] = bundle.file_checksum(os.path.join(bundle_dir, name))
+    write_config(bundle_dir, config)
+
+
+def run_script(script: str, *args, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Runs a top-level script of the repo as a user would, capturing its output."""
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def assert_clean_error(result, *fragments) -> None:
+    """Exit status 2, every fragment in stderr, and no traceback."""
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    for fragment in fragments:
+        assert str(fragment) in result.stderr, (fragment, result.stderr[-3000:])
+
+
+def checkpoint_step(checkpoint_dir) -> int:
+    """The step of the latest checkpoint TensorFlow has indexed, or 0."""
+    index = os.path.join(checkpoint_dir, "checkpoint")
+    if not os.path.isfile(index):
+        return 0
+    with open(index, encoding="utf-8") as f:
+        first = f.readline()
+    return int(first.rsplit("-", 1)[-1].strip().strip('"'))
+
+
+def make_untrained_bundle(directory, backbone_name: str = "transformer") -> str:
+    """A complete, valid bundle with fresh weights and no training (no tf.function to trace),
+    for tests about the bundle's files rather than its weights; returns its directory."""
+    directory = str(directory)
+    texts = [line.split("__label__")[0] for line in read_lines("train.txt", 60)]
+    config = TokenizerConfig("wordpiece")
+    tokenizer = Tokenizer(learn_vocabulary(texts, config, 150), config)
+    backbone = backbones.build(
+        backbone_name,
+        backbones.backbone_config(
+            backbone_name,
+            tokenizer.vocabulary_size,
+            "tiny",
+            max_sequence_length=32,
+            **tiny_overrides(backbone_name),
+        ),
+    )
+    backbone(model_inputs_example())
+    bundle.save_bundle(
+        directory,
+        backbone_name=backbone_name,
+        backbone=backbone,
+        tokenizer=tokenizer,
+        max_seq_length=32,
+        tasks=[],
+        training_summary={},
+        head_variables=[],
+    )
+    return directory
