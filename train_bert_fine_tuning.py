@@ -61,7 +61,7 @@ flags.DEFINE_float("classifier_dropout", 0.1, "Dropout before the output layer."
 flags.DEFINE_bool("init_bias_to_priors", True, "Start the output bias at the labels' log-odds.")
 flags.DEFINE_integer("epochs", 10, "Passes over the train file.")
 flags.DEFINE_integer("batch_size", 32, "Global batch size.")
-flags.DEFINE_float("learning_rate", 3e-4, "Peak learning rate of AdamW.")
+flags.DEFINE_float("learning_rate", 5e-4, "Peak learning rate of AdamW (pretraining uses 1e-3).")
 flags.DEFINE_float("weight_decay", 0.01, "AdamW weight decay.")
 flags.DEFINE_float("warmup_proportion", 0.1, "Share of the steps spent warming up.")
 flags.DEFINE_integer("max_seq_length", 128, "Texts are truncated to this many tokens.")

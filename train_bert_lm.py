@@ -63,7 +63,7 @@ flags.DEFINE_integer("batch_size", 32, "Global batch size.")
 flags.DEFINE_float("learning_rate", 1e-3, "Peak learning rate of AdamW.")
 flags.DEFINE_float("weight_decay", 0.01, "AdamW weight decay.")
 flags.DEFINE_integer("num_train_steps", 0, "Steps to train; 0 to use --epochs.")
-flags.DEFINE_float("epochs", 3.0, "Passes over the corpus, used when --num_train_steps=0.")
+flags.DEFINE_float("epochs", 5.0, "Passes over the corpus, used when --num_train_steps=0.")
 flags.DEFINE_integer("warmup_steps", -1, "Linear warmup steps; -1 for 10% of the steps.")
 flags.DEFINE_integer("seed", 0, "Seeds masking, pairing, shuffling and initialization.")
 flags.DEFINE_bool(

@@ -46,7 +46,7 @@ class FinetuneConfig:
     init_bias_to_priors: bool = True
     epochs: int = 10
     batch_size: int = 32
-    learning_rate: float = 3e-4
+    learning_rate: float = 5e-4
     weight_decay: float = 0.01
     warmup_proportion: float = 0.1
     max_seq_length: int = 128
