@@ -191,9 +191,8 @@ def _mean_std(values):
 
 def _curve_at(runs, epoch_index):
     """Mean ± std of valid micro-F1 at an epoch (index into the curves), over runs."""
-    return _mean_std(
-        [r["valid_curve"][epoch_index] for r in runs if len(r["valid_curve"]) > epoch_index]
-    )
+    at_epoch = [r["valid_curve"][epoch_index:][:1] for r in runs]
+    return _mean_std([value[0] for value in at_epoch if value])
 
 
 def markdown_report(records, budget_name):

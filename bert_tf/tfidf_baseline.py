@@ -10,7 +10,7 @@ from bert_tf import metrics
 from bert_tf.labeled_data import LabelSet, read_labeled_file
 
 
-def run_tfidf_baseline(train_file, valid_file, test_file, c_values=(1.0, 4.0, 16.0)) -> dict:
+def run_tfidf_baseline(train_file, valid_file, test_file, c_values=(1.0, 10.0, 100.0)) -> dict:
     """Fits TF-IDF + logistic regression; C and the threshold are chosen on valid.
 
     Returns:
@@ -36,7 +36,7 @@ def run_tfidf_baseline(train_file, valid_file, test_file, c_values=(1.0, 4.0, 16
     present = truth["train"].any(axis=0)
     best = None
     for c in c_values:
-        model = OneVsRestClassifier(LogisticRegression(C=c, max_iter=1000), n_jobs=1)
+        model = OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear"), n_jobs=1)
         model.fit(features["train"], truth["train"][:, present])
         probabilities = {}
         for split in ("valid", "test"):
