@@ -88,33 +88,8 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     cli.reject_extra_arguments(argv)
-    config = FinetuneConfig(
-        train_file=FLAGS.train_file,
-        valid_file=FLAGS.valid_file,
-        test_file=FLAGS.test_file,
-        output_dir=FLAGS.output_dir,
-        init_checkpoint=FLAGS.init_checkpoint,
-        load_weights=FLAGS.load_weights,
-        backbone=FLAGS.backbone,
-        model_size=FLAGS.model_size,
-        backbone_overrides=cli.backbone_overrides(FLAGS),
-        tokenizer=FLAGS.tokenizer,
-        vocab_size=FLAGS.vocab_size,
-        pooling=FLAGS.pooling,
-        dropout=FLAGS.classifier_dropout,
-        init_bias_to_priors=FLAGS.init_bias_to_priors,
-        epochs=FLAGS.epochs,
-        batch_size=FLAGS.batch_size,
-        learning_rate=FLAGS.learning_rate,
-        weight_decay=FLAGS.weight_decay,
-        warmup_proportion=FLAGS.warmup_proportion,
-        max_seq_length=FLAGS.max_seq_length,
-        per_label_thresholds=FLAGS.per_label_thresholds,
-        skip_invalid_lines=FLAGS.skip_invalid_lines,
-        seed=FLAGS.seed,
-        deterministic=FLAGS.deterministic,
-        strategy=FLAGS.strategy,
-        resume=FLAGS.resume,
+    config = cli.config_from_flags(
+        FinetuneConfig, FLAGS, backbone_overrides=cli.backbone_overrides(FLAGS)
     )
     results = run_finetuning(config)
     logging.info(

@@ -84,33 +84,12 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     cli.reject_extra_arguments(argv)
-    config = PretrainConfig(
-        corpus=FLAGS.corpus,
-        output_dir=FLAGS.output_dir,
-        backbone=FLAGS.backbone,
-        model_size=FLAGS.model_size,
+    config = cli.config_from_flags(
+        PretrainConfig,
+        FLAGS,
         backbone_overrides=cli.backbone_overrides(FLAGS),
         tasks=tuple(FLAGS.tasks),
         task_loss_weights=cli.parse_weights(FLAGS.task_loss_weights, "--task_loss_weights"),
-        tokenizer=FLAGS.tokenizer,
-        vocab_file=FLAGS.vocab_file,
-        vocab_size=FLAGS.vocab_size,
-        min_count=FLAGS.min_count,
-        lower_case=FLAGS.lower_case,
-        max_seq_length=FLAGS.max_seq_length,
-        max_predictions_per_seq=FLAGS.max_predictions_per_seq,
-        batch_size=FLAGS.batch_size,
-        learning_rate=FLAGS.learning_rate,
-        weight_decay=FLAGS.weight_decay,
-        num_train_steps=FLAGS.num_train_steps,
-        epochs=FLAGS.epochs,
-        warmup_steps=FLAGS.warmup_steps,
-        seed=FLAGS.seed,
-        deterministic=FLAGS.deterministic,
-        strategy=FLAGS.strategy,
-        checkpoint_every=FLAGS.checkpoint_every,
-        log_every=FLAGS.log_every,
-        resume=FLAGS.resume,
     )
     summary = run_pretraining(config)
     logging.info("training summary: %s", json.dumps(summary["tasks"]))

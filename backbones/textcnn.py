@@ -3,7 +3,9 @@
 import keras
 from keras import ops
 
+from backbones.base import Backbone, backbone_inputs
 from bert_tf.embeddings import BertEmbeddings
+from bert_tf.pooling import masked_max
 
 
 @keras.saving.register_keras_serializable(package="bert_tf")
@@ -64,7 +66,7 @@ class ConvolutionBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="bert_tf")
-class TextCNNBackbone(keras.Model):
+class TextCNNBackbone(Backbone):
     """Embeddings, `num_layers` convolution blocks; pooled = dense(tanh) of a masked max.
 
     Args:
@@ -100,9 +102,11 @@ class TextCNNBackbone(keras.Model):
         num_segments=2,
         **kwargs,
     ):
-        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
-        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        config = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
+        config["kernel_sizes"] = list(kernel_sizes)  # JSON gives lists back
+        inputs = backbone_inputs()
+        token_ids, segment_ids = inputs["token_ids"], inputs["segment_ids"]
+        padding_mask = inputs["padding_mask"]
 
         embeddings = BertEmbeddings(
             vocabulary_size,
@@ -118,46 +122,14 @@ class TextCNNBackbone(keras.Model):
                 hidden_dim, filters, kernel_sizes, dropout, name=f"conv_layer_{i}"
             )
             x = block(x, padding_mask)
-        max_pooled = keras.layers.Lambda(_masked_max, name="masked_max")([x, padding_mask])
+        max_pooled = keras.layers.Lambda(lambda args: masked_max(*args), name="masked_max")(
+            [x, padding_mask]
+        )
         pooled = keras.layers.Dense(hidden_dim, activation="tanh", name="pooler")(max_pooled)
         super().__init__(
-            inputs={
-                "token_ids": token_ids,
-                "segment_ids": segment_ids,
-                "padding_mask": padding_mask,
-            },
-            outputs={"sequence_output": x, "pooled_output": pooled},
+            inputs,
+            {"sequence_output": x, "pooled_output": pooled},
+            embeddings.token_embedding,
+            config,
             **kwargs,
         )
-        self.token_embedding = embeddings.token_embedding
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.hidden_dim = hidden_dim
-        self.filters = filters
-        self.kernel_sizes = list(kernel_sizes)
-        self.dropout = dropout
-        self.max_sequence_length = max_sequence_length
-        self.num_segments = num_segments
-
-    def get_config(self):
-        return dict(
-            vocabulary_size=self.vocabulary_size,
-            num_layers=self.num_layers,
-            hidden_dim=self.hidden_dim,
-            filters=self.filters,
-            kernel_sizes=self.kernel_sizes,
-            dropout=self.dropout,
-            max_sequence_length=self.max_sequence_length,
-            num_segments=self.num_segments,
-        )
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-def _masked_max(inputs):
-    """Max over the non-padding positions: [B, S, H], [B, S] -> [B, H]."""
-    x, padding_mask = inputs
-    real = ops.cast(padding_mask, "bool")[:, :, None]
-    return ops.max(ops.where(real, x, ops.full_like(x, -1e9)), axis=1)

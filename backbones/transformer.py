@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from backbones.base import Backbone, backbone_inputs
 from bert_tf.embeddings import BertEmbeddings
 
 
@@ -76,7 +77,7 @@ class TransformerBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="bert_tf")
-class TransformerBackbone(keras.Model):
+class TransformerBackbone(Backbone):
     """BERT encoder: embeddings, `num_layers` Transformer blocks, pooled = tanh(dense([CLS])).
 
     Args:
@@ -112,9 +113,10 @@ class TransformerBackbone(keras.Model):
         num_segments=2,
         **kwargs,
     ):
-        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
-        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        config = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
+        inputs = backbone_inputs()
+        token_ids, segment_ids = inputs["token_ids"], inputs["segment_ids"]
+        padding_mask = inputs["padding_mask"]
 
         embeddings = BertEmbeddings(
             vocabulary_size,
@@ -136,39 +138,12 @@ class TransformerBackbone(keras.Model):
             hidden_dim, activation="tanh", kernel_initializer=_dense_init(), name="pooler"
         )(cls_vector)
         super().__init__(
-            inputs={
-                "token_ids": token_ids,
-                "segment_ids": segment_ids,
-                "padding_mask": padding_mask,
-            },
-            outputs={"sequence_output": x, "pooled_output": pooled},
+            inputs,
+            {"sequence_output": x, "pooled_output": pooled},
+            embeddings.token_embedding,
+            config,
             **kwargs,
         )
-        self.token_embedding = embeddings.token_embedding
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.dropout = dropout
-        self.max_sequence_length = max_sequence_length
-        self.num_segments = num_segments
-
-    def get_config(self):
-        return dict(
-            vocabulary_size=self.vocabulary_size,
-            num_layers=self.num_layers,
-            num_heads=self.num_heads,
-            hidden_dim=self.hidden_dim,
-            intermediate_dim=self.intermediate_dim,
-            dropout=self.dropout,
-            max_sequence_length=self.max_sequence_length,
-            num_segments=self.num_segments,
-        )
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def _attention_mask(padding_mask):

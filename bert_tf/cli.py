@@ -1,5 +1,6 @@
 """What both scripts share: override flags, argument checks, and clean error exits."""
 
+import dataclasses
 import sys
 import traceback
 
@@ -32,6 +33,24 @@ def backbone_overrides(flag_values) -> dict:
     """The override flags that were given, as backbone config entries."""
     names = list(BACKBONE_OVERRIDES) + ["dropout"]
     return {name: flag_values[name].value for name in names if flag_values[name].value is not None}
+
+
+def config_from_flags(config_class, flag_values, **special):
+    """Builds a run config whose field names are flag names.
+
+    Args:
+        config_class: a dataclass type (`PretrainConfig`, `FinetuneConfig`).
+        flag_values: absl FlagValues.
+        **special: values for the fields that are not one flag each (parsed elsewhere).
+    """
+    return config_class(
+        **{
+            field.name: (
+                special[field.name] if field.name in special else flag_values[field.name].value
+            )
+            for field in dataclasses.fields(config_class)
+        }
+    )
 
 
 def parse_weights(items: list[str], flag_name: str) -> dict:

@@ -42,7 +42,7 @@ class FinetuneConfig:
     tokenizer: str = "wordpiece"
     vocab_size: int = 8000
     pooling: str = "mean"
-    dropout: float = 0.1
+    classifier_dropout: float = 0.1
     init_bias_to_priors: bool = True
     epochs: int = 10
     batch_size: int = 32
@@ -210,7 +210,7 @@ def run_finetuning(config: FinetuneConfig) -> dict:
             backbone,
             len(label_set),
             config.pooling,
-            config.dropout,
+            config.classifier_dropout,
             prior_log_odds(labels["train"]) if config.init_bias_to_priors else None,
         )
         model(model_inputs_example())

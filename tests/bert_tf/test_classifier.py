@@ -7,15 +7,10 @@ import numpy as np
 import pytest
 
 import backbones
-from bert_tf.classifier import (
-    POOLINGS,
-    MultiLabelClassifier,
-    masked_max,
-    masked_mean,
-    prior_log_odds,
-)
+from bert_tf.classifier import POOLINGS, MultiLabelClassifier, prior_log_odds
 from bert_tf.errors import InputError
 from bert_tf.finetuning import FinetuneConfig
+from bert_tf.pooling import masked_max, masked_mean
 
 VOCABULARY_SIZE = 60
 NUM_LABELS = 5

@@ -1,0 +1,34 @@
+"""What every backbone shares: the contract's inputs, and constructor kwargs as the config."""
+
+import keras
+
+
+def backbone_inputs() -> dict:
+    """The contract's inputs: `token_ids`, `segment_ids`, `padding_mask`, int32 [B, S]."""
+    return {
+        name: keras.Input(shape=(None,), dtype="int32", name=name)
+        for name in ("token_ids", "segment_ids", "padding_mask")
+    }
+
+
+class Backbone(keras.Model):
+    """A functional model from `backbone_inputs()` to `sequence_output` and `pooled_output`.
+
+    Args:
+        inputs: dict. From `backbone_inputs()`.
+        outputs: dict. `sequence_output` [B, S, H] and `pooled_output` [B, H].
+        token_embedding: keras.layers.Embedding. Heads tie their output weights to it.
+        config: dict. The subclass's constructor kwargs; `get_config()` returns exactly them.
+    """
+
+    def __init__(self, inputs, outputs, token_embedding, config, **kwargs):
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.token_embedding = token_embedding
+        self._backbone_config = dict(config)
+
+    def get_config(self):
+        return dict(self._backbone_config)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
