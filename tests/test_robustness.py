@@ -157,3 +157,16 @@ def test_same_seed_same_losses(tmp_path, small_corpus):
     )
     with open(tmp_path / "c" / "config.json", encoding="utf-8") as f:
         assert json.load(f)["training_summary"]["tasks"] != summaries[0], other.stderr[-500:]
+
+
+@pytest.mark.slow
+def test_pretraining_takes_crlf_and_a_one_megabyte_line(tmp_path, small_corpus):
+    with open(small_corpus, encoding="utf-8") as f:
+        text = f.read()
+    long_line = " ".join(["averyveryverylongword", "short", "x" * 300] * 26000)[: 1 << 20]
+    corpus = tmp_path / "crlf.txt"
+    corpus.write_bytes((text + "\n" + long_line + "\n").replace("\n", "\r\n").encode("utf-8"))
+    result = run_script("train_bert_lm.py", *pretrain_args(corpus, tmp_path / "out", 3))
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(tmp_path / "out" / "vocab.txt", encoding="utf-8") as f:
+        assert not any(token.endswith("\r") for token in f.read().split("\n"))
