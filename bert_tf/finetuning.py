@@ -159,11 +159,16 @@ def _tokenizer_and_backbone(config: FinetuneConfig, train_texts, strategy):
     return tokenizer, name, backbone, restored
 
 
-def _evaluate(model, dataset):
-    """Probabilities [N, L] and the mean sigmoid cross-entropy over a dataset."""
+def _evaluate(logits_of, dataset):
+    """Probabilities [N, L] and the mean sigmoid cross-entropy over a dataset.
+
+    Args:
+        logits_of: callable(batch) -> logits [B, L]. The model's compiled inference.
+        dataset: tf.data.Dataset. Evaluation batches with `labels`.
+    """
     probabilities, losses = [], []
     for batch in dataset:
-        logits = model(batch, training=False)
+        logits = logits_of(batch)
         losses.append(
             tf.keras.losses.binary_crossentropy(batch["labels"], logits, from_logits=True).numpy()
         )
@@ -243,6 +248,11 @@ def run_finetuning(config: FinetuneConfig) -> dict:
         )
         for split in files
     }
+    # One graph for every batch shape: eager calls are several times slower.
+    logits_of = tf.function(
+        lambda batch: model(batch, training=False),
+        input_signature=[datasets["valid"].element_spec],
+    )
     history_path = os.path.join(checkpoint_dir, "history.json")
     history = []
     if start_step and os.path.isfile(history_path):
@@ -254,7 +264,7 @@ def run_finetuning(config: FinetuneConfig) -> dict:
         epoch_losses.append(step_metrics["loss"])
         if step % steps_per_epoch:
             return None
-        probabilities, valid_loss = _evaluate(model, datasets["valid"])
+        probabilities, valid_loss = _evaluate(logits_of, datasets["valid"])
         threshold = metrics.tune_threshold(probabilities, labels["valid"] > 0)
         scores = metrics.multilabel_scores(
             labels["valid"] > 0, metrics.decide_labels(probabilities, threshold)
@@ -287,7 +297,7 @@ def run_finetuning(config: FinetuneConfig) -> dict:
         log_every=max(1, steps_per_epoch // 4),
         on_step=end_of_epoch,
     )
-    results = _final_scores(config, model, datasets, labels, label_set)
+    results = _final_scores(config, logits_of, datasets, labels, label_set)
     results.update(
         history=history,
         first_step_loss=trainer.first_step_metrics().get("loss"),
@@ -311,16 +321,16 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     return results
 
 
-def _final_scores(config, model, datasets, labels, label_set) -> dict:
+def _final_scores(config, logits_of, datasets, labels, label_set) -> dict:
     """Threshold tuned on valid; valid and test scores with it; the per-label table on test."""
-    valid_probabilities, valid_loss = _evaluate(model, datasets["valid"])
+    valid_probabilities, valid_loss = _evaluate(logits_of, datasets["valid"])
     threshold = metrics.tune_threshold(
         valid_probabilities, labels["valid"] > 0, per_label=config.per_label_thresholds
     )
     results = {}
     for split, probabilities, loss in (
         ("valid", valid_probabilities, valid_loss),
-        ("test", *_evaluate(model, datasets["test"])),
+        ("test", *_evaluate(logits_of, datasets["test"])),
     ):
         predicted = metrics.decide_labels(probabilities, threshold)
         scores = metrics.multilabel_scores(labels[split] > 0, predicted)
