@@ -69,10 +69,7 @@ def save_bundle(
         head_variables: list of keras.Variable. The pretraining heads' own variables.
     """
     os.makedirs(directory, exist_ok=True)
-    tokenizer.save_vocabulary(os.path.join(directory, VOCABULARY_FILE + ".tmp"))
-    os.replace(
-        os.path.join(directory, VOCABULARY_FILE + ".tmp"), os.path.join(directory, VOCABULARY_FILE)
-    )
+    tokenizer.save_vocabulary(os.path.join(directory, VOCABULARY_FILE))
     weights_file.save_weights(os.path.join(directory, BACKBONE_WEIGHTS_FILE), backbone.weights)
     weights_file.save_weights(os.path.join(directory, HEADS_WEIGHTS_FILE), head_variables)
     config = {

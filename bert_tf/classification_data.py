@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from bert_tf.pretraining_data import bucket_boundaries, pad_batch
+from bert_tf.pretraining_data import batch_by_length, pad_batch
 from bert_tf.tokenization import CLS_ID, SEP_ID, Tokenizer
 
 
@@ -57,19 +57,10 @@ def classification_dataset(
         lambda example: dict(example, segment_ids=tf.zeros_like(example["token_ids"]))
     )
     if training:
-        boundaries = tf.constant(bucket_boundaries(max_seq_length), tf.int32)
-        count = len(labels)
-        dataset = (
-            dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-            .repeat()
-            .group_by_window(
-                key_func=lambda ex: tf.cast(
-                    tf.searchsorted(boundaries, tf.shape(ex["token_ids"])[:1], side="right")[0],
-                    tf.int64,
-                ),
-                reduce_func=lambda _, window: window.ragged_batch(batch_size),
-                window_size=batch_size,
-            )
+        dataset = batch_by_length(
+            dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).repeat(),
+            batch_size,
+            max_seq_length,
         )
     else:
         dataset = dataset.ragged_batch(batch_size)

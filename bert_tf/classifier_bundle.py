@@ -37,9 +37,7 @@ def save_classifier(
         max_seq_length: int. Inputs are truncated to this.
     """
     os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, bundle.VOCABULARY_FILE + ".tmp")
-    tokenizer.save_vocabulary(temporary)
-    os.replace(temporary, os.path.join(directory, bundle.VOCABULARY_FILE))
+    tokenizer.save_vocabulary(os.path.join(directory, bundle.VOCABULARY_FILE))
     weights_file.save_weights(os.path.join(directory, WEIGHTS_FILE), model.weights)
     config = {
         "format_version": bundle.FORMAT_VERSION,

@@ -181,6 +181,27 @@ def bucket_boundaries(max_seq_length: int, num_buckets: int = 8) -> list[int]:
     return list(range(step, max_seq_length, step))
 
 
+def batch_by_length(dataset, batch_size: int, max_seq_length: int) -> tf.data.Dataset:
+    """Ragged batches of examples of similar `token_ids` length, so padding stays small.
+
+    Args:
+        dataset: tf.data.Dataset of dicts with a 1-D `token_ids`.
+        batch_size: int. Examples per batch.
+        max_seq_length: int. Longest sequence, for the bucket edges.
+    """
+    boundaries = tf.constant(bucket_boundaries(max_seq_length), tf.int32)
+
+    def bucket_of(example):
+        length = tf.shape(example["token_ids"])[:1]
+        return tf.cast(tf.searchsorted(boundaries, length, side="right")[0], tf.int64)
+
+    return dataset.group_by_window(
+        key_func=bucket_of,
+        reduce_func=lambda _, window: window.ragged_batch(batch_size),
+        window_size=batch_size,
+    )
+
+
 def pretraining_dataset(
     corpus: TokenizedCorpus,
     tasks: list,
@@ -214,13 +235,6 @@ def pretraining_dataset(
             "line, or put one document per line), or leave next_sentence out of --tasks"
         )
     make_pair, num_chunks = make_pair_fn(corpus, max_seq_length, random_next_rate, seed)
-    boundaries = tf.constant(bucket_boundaries(max_seq_length), tf.int32)
-
-    def bucket_of(example):
-        return tf.cast(
-            tf.searchsorted(boundaries, tf.shape(example["token_ids"])[:1], side="right")[0],
-            tf.int64,
-        )
 
     def preprocess(batch):
         for task in tasks:
@@ -233,11 +247,7 @@ def pretraining_dataset(
         .repeat()
         .enumerate(start=start_step * batch_size)
         .map(make_pair, num_parallel_calls=tf.data.AUTOTUNE)
-        .group_by_window(
-            key_func=bucket_of,
-            reduce_func=lambda _, window: window.ragged_batch(batch_size),
-            window_size=batch_size,
-        )
+        .apply(lambda examples: batch_by_length(examples, batch_size, max_seq_length))
         # Sequential: masking draws from TF's stateful RNG, so parallel calls would make the
         # masks depend on thread timing and break --seed reproducibility.
         .map(preprocess)

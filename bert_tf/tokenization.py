@@ -7,6 +7,7 @@ marks. CJK ideographs are split one per character by tensorflow-text's basic tok
 
 import collections
 import dataclasses
+import os
 from typing import Iterable
 
 import tensorflow as tf
@@ -98,9 +99,12 @@ class Tokenizer:
         return tf.cast(ids, tf.int32)
 
     def save_vocabulary(self, path: str) -> None:
-        """Writes the vocabulary, one token a line, in id order."""
-        with open(path, "w", encoding="utf-8") as f:
+        """Writes the vocabulary, one token a line, in id order (atomically: a temporary file,
+        then a rename)."""
+        temporary = f"{path}.tmp-{os.getpid()}"
+        with open(temporary, "w", encoding="utf-8") as f:
             f.write("".join(token + "\n" for token in self.vocabulary))
+        os.replace(temporary, path)
 
     @classmethod
     def from_files(cls, vocabulary_path: str, config: TokenizerConfig) -> "Tokenizer":
