@@ -67,6 +67,12 @@ flags.DEFINE_float("warmup_proportion", 0.1, "Share of the steps spent warming u
 flags.DEFINE_integer("max_seq_length", 128, "Texts are truncated to this many tokens.")
 flags.DEFINE_bool("per_label_thresholds", False, "Tune one threshold per label on valid.")
 flags.DEFINE_bool(
+    "restore_best_epoch",
+    True,
+    "Score test and save the model with the weights of the epoch with the best valid "
+    "micro-F1; --norestore_best_epoch keeps the last epoch's.",
+)
+flags.DEFINE_bool(
     "skip_invalid_lines",
     False,
     "Skip (and count) lines with no label or no text instead of stopping.",

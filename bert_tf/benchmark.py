@@ -24,25 +24,38 @@ import numpy as np
 from bert_tf.tfidf_baseline import run_tfidf_baseline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The issue's bar: the pretrained arm's test micro-F1 gain over the tuned scratch arm.
+GAIN_TARGET_POINTS = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
-    """How much compute a benchmark spends."""
+    """How much compute a benchmark spends.
+
+    `epochs` maps each labeled train file to its fine-tuning epochs (both arms get the same).
+    """
 
     model_size: str
     pretrain_steps: int
     pretrain_learning_rate: float
-    epochs: int
+    epochs: dict
     learning_rates: tuple
     seeds: tuple
-    train_files: tuple
+
+    @property
+    def train_files(self):
+        return tuple(self.epochs)
 
 
 BUDGETS = {
-    "quick": Budget("tiny", 300, 1e-3, 3, (3e-4, 1e-3, 3e-3), (0,), ("train_small.txt",)),
+    "quick": Budget("tiny", 300, 1e-3, {"train_small.txt": 3}, (3e-4, 1e-3, 3e-3), (0,)),
     "full": Budget(
-        "tiny", 3000, 1e-3, 10, (3e-4, 1e-3, 3e-3), (0, 1, 2), ("train_small.txt", "train.txt")
+        "tiny",
+        6000,
+        1e-3,
+        {"train_small.txt": 10, "train.txt": 3},
+        (3e-4, 1e-3, 3e-3),
+        (0, 1, 2),
     ),
 }
 
@@ -96,7 +109,7 @@ def finetune(bundle, arm, train_file, learning_rate, seed, budget, data_dir, wor
                 f"--valid_file={os.path.join(data_dir, 'valid.txt')}",
                 f"--test_file={os.path.join(data_dir, 'test.txt')}",
                 f"--output_dir={output}",
-                f"--epochs={budget.epochs}",
+                f"--epochs={budget.epochs[train_file]}",
                 f"--learning_rate={learning_rate}",
                 f"--seed={seed}",
             ],
@@ -115,6 +128,7 @@ def finetune(bundle, arm, train_file, learning_rate, seed, budget, data_dir, wor
         "test_mean_f1": metrics["test"]["mean_f1"],
         "valid_micro_f1": metrics["valid"]["micro_f1"],
         "valid_curve": curve,
+        "best_epoch": metrics["best_epoch"],
         "first_step_loss": metrics["first_step_loss"],
         "valid_loss_epoch1": metrics["history"][0]["valid_loss"],
         "wall_seconds": metrics["wall_seconds"],
@@ -122,62 +136,68 @@ def finetune(bundle, arm, train_file, learning_rate, seed, budget, data_dir, wor
     }
 
 
+def tfidf_record(train_file, data_dir):
+    """The TF-IDF + logistic-regression reference on one labeled-set size."""
+    baseline = run_tfidf_baseline(
+        os.path.join(data_dir, train_file),
+        os.path.join(data_dir, "valid.txt"),
+        os.path.join(data_dir, "test.txt"),
+    )
+    return {
+        "backbone": "none",
+        "train_file": train_file,
+        "arm": "tfidf_lr",
+        "seed": 0,
+        "learning_rate": None,
+        "c": baseline["c"],
+        "chosen": True,
+        "stage": "baseline",
+        "test_micro_f1": baseline["test"]["micro_f1"],
+        "test_macro_f1": baseline["test"]["macro_f1"],
+        "test_mean_f1": baseline["test"]["mean_f1"],
+        "valid_micro_f1": baseline["valid"]["micro_f1"],
+        "valid_curve": [],
+        "wall_seconds": baseline["wall_seconds"],
+    }
+
+
+def arm_records(bundle, backbone, arm, train_file, budget, data_dir, work_dir):
+    """One arm's learning-rate sweep (first seed), then the other seeds at the chosen rate."""
+    sweep = [
+        finetune(bundle, arm, train_file, lr, budget.seeds[0], budget, data_dir, work_dir)
+        for lr in budget.learning_rates
+    ]
+    best = max(sweep, key=lambda r: r["valid_micro_f1"])
+    for record in sweep:
+        record.update(backbone=backbone, chosen=record is best, stage="sweep")
+    seeds = [
+        finetune(bundle, arm, train_file, best["learning_rate"], seed, budget, data_dir, work_dir)
+        for seed in budget.seeds[1:]
+    ]
+    for record in seeds:
+        record.update(backbone=backbone, chosen=True, stage="seed")
+    return sweep + seeds
+
+
 def run_benchmark(budget, data_dir, work_dir, backbone_names):
-    """All runs of the benchmark; returns the list of run records."""
+    """Runs the benchmark, smallest labeled set first; yields the records so far after each
+    finished group, so the report can be written as results come in."""
     os.makedirs(work_dir, exist_ok=True)
-    records, vocab_file = [], None
-    for backbone in backbone_names:
-        bundle = pretrain(backbone, budget, data_dir, work_dir, vocab_file)
-        vocab_file = vocab_file or os.path.join(bundle, "vocab.txt")
-        for train_file in budget.train_files:
-            for arm in ("pretrained", "scratch"):
-                sweep = [
-                    finetune(
-                        bundle, arm, train_file, lr, budget.seeds[0], budget, data_dir, work_dir
-                    )
-                    for lr in budget.learning_rates
-                ]
-                best = max(sweep, key=lambda r: r["valid_micro_f1"])
-                for record in sweep:
-                    record.update(backbone=backbone, chosen=record is best, stage="sweep")
-                records.extend(sweep)
-                for seed in budget.seeds[1:]:
-                    record = finetune(
-                        bundle,
-                        arm,
-                        train_file,
-                        best["learning_rate"],
-                        seed,
-                        budget,
-                        data_dir,
-                        work_dir,
-                    )
-                    record.update(backbone=backbone, chosen=True, stage="seed")
-                    records.append(record)
+    records, bundles, vocab_file = [], {}, None
     for train_file in budget.train_files:
-        baseline = run_tfidf_baseline(
-            os.path.join(data_dir, train_file),
-            os.path.join(data_dir, "valid.txt"),
-            os.path.join(data_dir, "test.txt"),
-        )
-        records.append(
-            {
-                "backbone": "none",
-                "train_file": train_file,
-                "arm": "tfidf_lr",
-                "seed": 0,
-                "learning_rate": baseline["c"],
-                "chosen": True,
-                "stage": "baseline",
-                "test_micro_f1": baseline["test"]["micro_f1"],
-                "test_macro_f1": baseline["test"]["macro_f1"],
-                "test_mean_f1": baseline["test"]["mean_f1"],
-                "valid_micro_f1": baseline["valid"]["micro_f1"],
-                "valid_curve": [],
-                "wall_seconds": baseline["wall_seconds"],
-            }
-        )
-    return records
+        records.append(tfidf_record(train_file, data_dir))
+        yield records
+        for backbone in backbone_names:
+            if backbone not in bundles:
+                bundles[backbone] = pretrain(backbone, budget, data_dir, work_dir, vocab_file)
+                vocab_file = vocab_file or os.path.join(bundles[backbone], "vocab.txt")
+            for arm in ("pretrained", "scratch"):
+                records.extend(
+                    arm_records(
+                        bundles[backbone], backbone, arm, train_file, budget, data_dir, work_dir
+                    )
+                )
+                yield records
 
 
 def _mean_std(values):
@@ -206,18 +226,23 @@ def markdown_report(records, budget_name):
         lines += [
             f"### {train_file}",
             "",
-            "| backbone | arm | lr | seeds | valid F1 ep 1 | ep 5 | ep N | loss at start | "
-            "valid loss ep 1 | test micro-F1 | test macro-F1 | test mean-F1 | minutes |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| backbone | arm | lr | seeds | valid F1 ep 1 | ep 5 | ep N | best ep | "
+            "loss at start | valid loss ep 1 | test micro-F1 | test macro-F1 | test mean-F1 | "
+            "minutes |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         groups = {}
         for r in chosen:
             if r["train_file"] == train_file:
                 groups.setdefault((r["backbone"], r["arm"]), []).append(r)
         for (backbone, arm), runs in sorted(groups.items()):
+            rate = runs[0]["learning_rate"]
+            setting = f"{rate:g}" if rate else f"C={runs[0]['c']:g}"
+            best_epochs = [r["best_epoch"] for r in runs if r.get("best_epoch")]
             lines.append(
-                f"| {backbone} | {arm} | {runs[0]['learning_rate']:g} | {len(runs)} | "
-                f"{_curve_at(runs, 0)} | {_curve_at(runs, 4)} | {_curve_at(runs, -1)} | "
+                f"| {backbone} | {arm} | {setting} | "
+                f"{len(runs)} | {_curve_at(runs, 0)} | {_curve_at(runs, 4)} | "
+                f"{_curve_at(runs, -1)} | {','.join(map(str, best_epochs)) or '–'} | "
                 f"{_mean_std([r.get('first_step_loss') for r in runs])} | "
                 f"{_mean_std([r.get('valid_loss_epoch1') for r in runs])} | "
                 f"{_mean_std([r['test_micro_f1'] for r in runs])} | "
@@ -232,9 +257,19 @@ def markdown_report(records, budget_name):
             if pre and scratch:
                 gain = 100 * (np.mean(pre) - np.mean(scratch))
                 spread = 2 * 100 * max(np.std(pre), np.std(scratch))
+                met = gain >= GAIN_TARGET_POINTS and gain > spread
                 lines.append(
                     f"- {backbone}: pretraining gains {gain:+.1f} points of test micro-F1 "
-                    f"(twice the larger std: {spread:.1f} points)."
+                    f"(twice the larger std: {spread:.1f} points; target of at least "
+                    f"{GAIN_TARGET_POINTS} points and more than twice the std "
+                    f"{'met' if met else 'not met'})."
+                )
+            tfidf = [r["test_micro_f1"] for r in groups.get(("none", "tfidf_lr"), [])]
+            if pre and tfidf:
+                lines.append(
+                    f"- {backbone}, pretrained vs. TF-IDF + logistic regression: "
+                    f"{np.mean(pre):.4f} vs. {tfidf[0]:.4f} test micro-F1 "
+                    f"({'above' if np.mean(pre) > tfidf[0] else 'not above'})."
                 )
         lines.append("")
     return "\n".join(lines)
@@ -289,17 +324,27 @@ def main():
     parser.add_argument("--backbones", default="transformer,textcnn")
     args = parser.parse_args()
     budget = BUDGETS[args.budget]
-    records = run_benchmark(
-        budget, args.data_dir, os.path.join(args.work_dir, args.budget), args.backbones.split(",")
-    )
-    with open(args.out + ".json", "w", encoding="utf-8") as f:
+    work_dir = os.path.join(args.work_dir, args.budget)
+    for records in run_benchmark(budget, args.data_dir, work_dir, args.backbones.split(",")):
+        report = write_outputs(records, budget, args.budget, args.out)
+    print(report)
+
+
+def write_outputs(records, budget, budget_name, out):
+    """Writes `<out>.json`, `.md` and `.png` from the records so far; returns the report."""
+    with open(out + ".json", "w", encoding="utf-8") as f:
         json.dump(records, f, indent=2)
         f.write("\n")
-    report = markdown_report(records, args.budget)
-    with open(args.out + ".md", "w", encoding="utf-8") as f:
-        f.write(f"# Pretrained vs. no-pretrain\n\nBudget settings: `{budget}`\n\n{report}\n")
-    plot_curves(records, args.out + ".png")
-    print(report)
+    report = markdown_report(records, budget_name)
+    with open(out + ".md", "w", encoding="utf-8") as f:
+        f.write(
+            "# Pretrained vs. no-pretrain\n\n"
+            f"Command: `python -m bert_tf.benchmark --budget={budget_name}`. "
+            f"Budget settings: `{budget}`\n\n{report}\n"
+        )
+    if any(r["valid_curve"] for r in records):
+        plot_curves(records, out + ".png")
+    return report
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ class FinetuneConfig:
     warmup_proportion: float = 0.1
     max_seq_length: int = 128
     per_label_thresholds: bool = False
+    restore_best_epoch: bool = True
     skip_invalid_lines: bool = False
     seed: int = 0
     deterministic: bool = False
@@ -260,6 +261,13 @@ def run_finetuning(config: FinetuneConfig) -> dict:
             history = [h for h in json.load(f) if h["epoch"] <= start_step // steps_per_epoch]
     epoch_losses = []
 
+    def keep_if_best(entry):
+        """Saves the epoch's weights when its valid micro-F1 is the best so far."""
+        earlier = [e["valid_micro_f1"] for e in history if e["epoch"] < entry["epoch"]]
+        if config.restore_best_epoch and all(f1 < entry["valid_micro_f1"] for f1 in earlier):
+            path = _best_weights_path(checkpoint_dir, entry["epoch"])
+            weights_file.save_weights(path, model.weights)
+
     def end_of_epoch(step, step_metrics):
         epoch_losses.append(step_metrics["loss"])
         if step % steps_per_epoch:
@@ -279,6 +287,7 @@ def run_finetuning(config: FinetuneConfig) -> dict:
         }
         epoch_losses.clear()
         history.append(entry)
+        keep_if_best(entry)
         bundle.write_json_atomically(history_path, history)
         logging.info(
             "epoch %d: train loss %.4f, valid loss %.4f, valid micro-F1 %.4f, macro-F1 %.4f",
@@ -297,9 +306,11 @@ def run_finetuning(config: FinetuneConfig) -> dict:
         log_every=max(1, steps_per_epoch // 4),
         on_step=end_of_epoch,
     )
+    best_epoch = _restore_best_epoch(config, checkpoint_dir, history, model)
     results = _final_scores(config, logits_of, datasets, labels, label_set)
     results.update(
         history=history,
+        best_epoch=best_epoch,
         first_step_loss=trainer.first_step_metrics().get("loss"),
         restored=restored,
         arm="pretrained" if restored else ("scratch" if config.init_checkpoint else "no_bundle"),
@@ -319,6 +330,37 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     )
     bundle.write_json_atomically(os.path.join(config.output_dir, METRICS_FILE), results)
     return results
+
+
+def _best_weights_path(checkpoint_dir, epoch):
+    return os.path.join(checkpoint_dir, f"best-epoch-{epoch}.weights.h5")
+
+
+def _restore_best_epoch(config, checkpoint_dir, history, model):
+    """Loads the weights of the epoch with the best valid micro-F1 (an early-stopping choice
+    made on valid only); returns that epoch, or the last one with --norestore_best_epoch.
+
+    Every improving epoch leaves its own file, so a run resumed after losing an epoch still
+    finds the file of its best remaining epoch; once the choice is made, only its file is kept.
+    """
+    last_epoch = history[-1]["epoch"]
+    if not config.restore_best_epoch:
+        return last_epoch
+    best_f1 = max(entry["valid_micro_f1"] for entry in history)
+    best_epoch = next(e["epoch"] for e in history if e["valid_micro_f1"] == best_f1)
+    if best_epoch != last_epoch:
+        weights_file.load_weights(_best_weights_path(checkpoint_dir, best_epoch), model.weights)
+    logging.info(
+        "scoring the weights of epoch %d (best valid micro-F1 %.4f; last epoch %d)",
+        best_epoch,
+        best_f1,
+        last_epoch,
+    )
+    kept = os.path.basename(_best_weights_path(checkpoint_dir, best_epoch))
+    for name in os.listdir(checkpoint_dir):
+        if name.startswith("best-epoch-") and name != kept:
+            os.remove(os.path.join(checkpoint_dir, name))
+    return best_epoch
 
 
 def _final_scores(config, logits_of, datasets, labels, label_set) -> dict:

@@ -1,12 +1,15 @@
 """Tests for bert_tf.finetuning: strict restore of the bundle's backbone, the no-pretrain arm,
 metrics.json, the saved model, and a tiny end-to-end run that must learn something."""
 
+import dataclasses
 import json
 import os
 import shutil
+import types
 
 import finetuning_support as support
 import h5py
+import keras
 import numpy as np
 import pytest
 
@@ -216,6 +219,39 @@ def test_metrics_json_has_history_and_scores(finetuned):
     assert written["arm"] == "pretrained"
     assert written["restored"]["weights"] == len(bundle_weights(finetuned["bundle"]))
     assert written["steps"] == EPOCHS * 13  # ceil(100 / 8) steps per epoch
+
+
+def test_scores_come_from_the_epoch_with_the_best_valid_f1(finetuned):
+    written = finetuned["written"]
+    curve = [entry["valid_micro_f1"] for entry in written["history"]]
+    assert written["best_epoch"] == int(np.argmax(curve)) + 1
+    # The final threshold is tuned on the same valid probabilities as that epoch's.
+    assert written["valid"]["micro_f1"] == pytest.approx(max(curve))
+    kept = os.listdir(os.path.join(finetuned["output_dir"], "checkpoints"))
+    assert [n for n in kept if n.startswith("best-epoch-")] == [
+        f"best-epoch-{written['best_epoch']}.weights.h5"
+    ]
+
+
+def test_restore_best_epoch_loads_that_epochs_weights_and_drops_the_others(tmp_path):
+    variable = keras.Variable(np.zeros(3, np.float32), name="kernel")
+    model = types.SimpleNamespace(weights=[variable])
+    for epoch in (1, 2, 3):
+        variable.assign(np.full(3, epoch, np.float32))
+        weights_file.save_weights(finetuning._best_weights_path(str(tmp_path), epoch), [variable])
+    history = [
+        {"epoch": e, "valid_micro_f1": f1} for e, f1 in ((1, 0.2), (2, 0.5), (3, 0.5), (4, 0.4))
+    ]
+    config = FinetuneConfig("t", "v", "s", str(tmp_path))
+
+    assert finetuning._restore_best_epoch(config, str(tmp_path), history, model) == 2
+    np.testing.assert_array_equal(variable.numpy(), [2, 2, 2])
+    assert os.listdir(tmp_path) == ["best-epoch-2.weights.h5"]
+
+    variable.assign(np.zeros(3, np.float32))
+    unchanged = dataclasses.replace(config, restore_best_epoch=False)
+    assert finetuning._restore_best_epoch(unchanged, str(tmp_path), history, model) == 4
+    np.testing.assert_array_equal(variable.numpy(), [0, 0, 0])
 
 
 def test_labels_never_seen_in_train_are_counted(finetuned):
