@@ -20,7 +20,7 @@ setup(
         "tensorboard>=2.20",
     ],
     extras_require={
-        "test": ["pytest>=8"],
+        "test": ["pytest>=8", "scikit-learn>=1.4", "matplotlib>=3.8"],
         "benchmark": ["scikit-learn>=1.4", "matplotlib>=3.8"],
     },
     entry_points={

@@ -13,6 +13,7 @@ Writes `<out>.json` (run records), `<out>.md` and `<out>.png` (learning curves).
 """
 
 import argparse
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -60,11 +61,42 @@ BUDGETS = {
 }
 
 
-def _run(script, args, log_path):
-    """Runs a script of this project; raises with the log's tail if it fails."""
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A budget and where its runs read and write.
+
+    `jobs` fine-tuning runs go at once (the two arms side by side when 2), each limited to
+    `threads` TensorFlow threads: on 2 cores, two one-thread runs of a tiny model get more
+    done than one run using both. Pretraining always runs alone, with every core.
+    """
+
+    budget: Budget
+    data_dir: str
+    work_dir: str
+    jobs: int = 1
+
+    @property
+    def threads(self):
+        return max(1, (os.cpu_count() or 1) // self.jobs) if self.jobs > 1 else 0
+
+
+def _run(script, args, log_path, threads=0):
+    """Runs a script of this project (`threads` > 0 caps TensorFlow's thread pools); raises
+    with the log's tail if it fails."""
+    env = dict(os.environ)
+    if threads:
+        env.update(
+            TF_NUM_INTRAOP_THREADS=str(threads),
+            TF_NUM_INTEROP_THREADS=str(threads),
+            OMP_NUM_THREADS=str(threads),
+        )
     with open(log_path, "w", encoding="utf-8") as log:
         result = subprocess.run(
-            [sys.executable, os.path.join(ROOT, script), *args], stdout=log, stderr=log, cwd=ROOT
+            [sys.executable, os.path.join(ROOT, script), *args],
+            stdout=log,
+            stderr=log,
+            cwd=ROOT,
+            env=env,
         )
     if result.returncode:
         with open(log_path, encoding="utf-8") as f:
@@ -72,12 +104,13 @@ def _run(script, args, log_path):
         raise RuntimeError(f"{script} failed (log {log_path}):\n{tail}")
 
 
-def pretrain(backbone, budget, data_dir, work_dir, vocab_file):
+def pretrain(backbone, plan, vocab_file):
     """The backbone's bundle, pretrained once (skipped when it is already complete)."""
-    bundle = os.path.join(work_dir, f"bundle_{backbone}")
+    budget = plan.budget
+    bundle = os.path.join(plan.work_dir, f"bundle_{backbone}")
     if not os.path.isfile(os.path.join(bundle, "config.json")):
         args = [
-            f"--corpus={os.path.join(data_dir, 'pretrain.txt')}",
+            f"--corpus={os.path.join(plan.data_dir, 'pretrain.txt')}",
             f"--output_dir={bundle}",
             f"--backbone={backbone}",
             f"--model_size={budget.model_size}",
@@ -91,12 +124,12 @@ def pretrain(backbone, budget, data_dir, work_dir, vocab_file):
     return bundle
 
 
-def finetune(bundle, arm, train_file, learning_rate, seed, budget, data_dir, work_dir):
+def finetune(bundle, arm, train_file, learning_rate, seed, plan):
     """One fine-tuning run's record (run, or read back if it already finished)."""
     name = (
         f"{os.path.basename(bundle)}_{train_file.split('.')[0]}_{arm}_lr{learning_rate:g}_s{seed}"
     )
-    output = os.path.join(work_dir, name)
+    output = os.path.join(plan.work_dir, name)
     metrics_path = os.path.join(output, "metrics.json")
     if not os.path.isfile(metrics_path):
         print(f"fine-tuning {name}", flush=True)
@@ -105,15 +138,16 @@ def finetune(bundle, arm, train_file, learning_rate, seed, budget, data_dir, wor
             [
                 f"--init_checkpoint={bundle}",
                 f"--load_weights={arm == 'pretrained'}",
-                f"--train_file={os.path.join(data_dir, train_file)}",
-                f"--valid_file={os.path.join(data_dir, 'valid.txt')}",
-                f"--test_file={os.path.join(data_dir, 'test.txt')}",
+                f"--train_file={os.path.join(plan.data_dir, train_file)}",
+                f"--valid_file={os.path.join(plan.data_dir, 'valid.txt')}",
+                f"--test_file={os.path.join(plan.data_dir, 'test.txt')}",
                 f"--output_dir={output}",
-                f"--epochs={budget.epochs[train_file]}",
+                f"--epochs={plan.budget.epochs[train_file]}",
                 f"--learning_rate={learning_rate}",
                 f"--seed={seed}",
             ],
             output + ".log",
+            plan.threads,
         )
     with open(metrics_path, encoding="utf-8") as f:
         metrics = json.load(f)
@@ -136,14 +170,20 @@ def finetune(bundle, arm, train_file, learning_rate, seed, budget, data_dir, wor
     }
 
 
-def tfidf_record(train_file, data_dir):
-    """The TF-IDF + logistic-regression reference on one labeled-set size."""
+def tfidf_record(train_file, plan):
+    """The TF-IDF + logistic-regression reference on one labeled-set size (fitted once; a
+    rerun reads its result back)."""
+    path = os.path.join(plan.work_dir, f"tfidf_lr_{train_file.split('.')[0]}.json")
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    print(f"fitting TF-IDF + logistic regression on {train_file}", flush=True)
     baseline = run_tfidf_baseline(
-        os.path.join(data_dir, train_file),
-        os.path.join(data_dir, "valid.txt"),
-        os.path.join(data_dir, "test.txt"),
+        os.path.join(plan.data_dir, train_file),
+        os.path.join(plan.data_dir, "valid.txt"),
+        os.path.join(plan.data_dir, "test.txt"),
     )
-    return {
+    record = {
         "backbone": "none",
         "train_file": train_file,
         "arm": "tfidf_lr",
@@ -159,44 +199,47 @@ def tfidf_record(train_file, data_dir):
         "valid_curve": [],
         "wall_seconds": baseline["wall_seconds"],
     }
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=2)
+    return record
 
 
-def arm_records(bundle, backbone, arm, train_file, budget, data_dir, work_dir):
+def arm_records(bundle, backbone, arm, train_file, plan):
     """One arm's learning-rate sweep (first seed), then the other seeds at the chosen rate."""
+    seeds = plan.budget.seeds
     sweep = [
-        finetune(bundle, arm, train_file, lr, budget.seeds[0], budget, data_dir, work_dir)
-        for lr in budget.learning_rates
+        finetune(bundle, arm, train_file, lr, seeds[0], plan) for lr in plan.budget.learning_rates
     ]
     best = max(sweep, key=lambda r: r["valid_micro_f1"])
     for record in sweep:
         record.update(backbone=backbone, chosen=record is best, stage="sweep")
-    seeds = [
-        finetune(bundle, arm, train_file, best["learning_rate"], seed, budget, data_dir, work_dir)
-        for seed in budget.seeds[1:]
+    repeats = [
+        finetune(bundle, arm, train_file, best["learning_rate"], seed, plan) for seed in seeds[1:]
     ]
-    for record in seeds:
+    for record in repeats:
         record.update(backbone=backbone, chosen=True, stage="seed")
-    return sweep + seeds
+    return sweep + repeats
 
 
-def run_benchmark(budget, data_dir, work_dir, backbone_names):
+def run_benchmark(plan, backbone_names):
     """Runs the benchmark, smallest labeled set first; yields the records so far after each
     finished group, so the report can be written as results come in."""
-    os.makedirs(work_dir, exist_ok=True)
+    os.makedirs(plan.work_dir, exist_ok=True)
     records, bundles, vocab_file = [], {}, None
-    for train_file in budget.train_files:
-        records.append(tfidf_record(train_file, data_dir))
-        yield records
-        for backbone in backbone_names:
-            if backbone not in bundles:
-                bundles[backbone] = pretrain(backbone, budget, data_dir, work_dir, vocab_file)
-                vocab_file = vocab_file or os.path.join(bundles[backbone], "vocab.txt")
-            for arm in ("pretrained", "scratch"):
-                records.extend(
-                    arm_records(
-                        bundles[backbone], backbone, arm, train_file, budget, data_dir, work_dir
-                    )
-                )
+    with concurrent.futures.ThreadPoolExecutor(plan.jobs) as pool:
+        for train_file in plan.budget.train_files:
+            records.append(tfidf_record(train_file, plan))
+            yield records
+            for backbone in backbone_names:
+                if backbone not in bundles:
+                    bundles[backbone] = pretrain(backbone, plan, vocab_file)
+                    vocab_file = vocab_file or os.path.join(bundles[backbone], "vocab.txt")
+                arms = [
+                    pool.submit(arm_records, bundles[backbone], backbone, arm, train_file, plan)
+                    for arm in ("pretrained", "scratch")
+                ]
+                for arm in arms:
+                    records.extend(arm.result())
                 yield records
 
 
@@ -322,10 +365,16 @@ def main():
         "--out", default=os.path.join(ROOT, "docs", "benchmarks", "pretrain_vs_scratch")
     )
     parser.add_argument("--backbones", default="transformer,textcnn")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="Fine-tuning runs at once, sharing the cores (pretraining always runs alone).",
+    )
     args = parser.parse_args()
     budget = BUDGETS[args.budget]
-    work_dir = os.path.join(args.work_dir, args.budget)
-    for records in run_benchmark(budget, args.data_dir, work_dir, args.backbones.split(",")):
+    plan = Plan(budget, args.data_dir, os.path.join(args.work_dir, args.budget), args.jobs)
+    for records in run_benchmark(plan, args.backbones.split(",")):
         report = write_outputs(records, budget, args.budget, args.out)
     print(report)
 

@@ -10,11 +10,13 @@ from bert_tf import metrics
 from bert_tf.labeled_data import LabelSet, read_labeled_file
 
 
-def run_tfidf_baseline(train_file, valid_file, test_file, c_values=(1.0, 10.0, 100.0)) -> dict:
+def run_tfidf_baseline(
+    train_file, valid_file, test_file, c_values=(1.0, 10.0, 100.0, 1000.0)
+) -> dict:
     """Fits TF-IDF + logistic regression; C and the threshold are chosen on valid.
 
     Returns:
-        dict: `learning_rate` holds the chosen C (the sweep value), test and valid scores,
+        dict: the chosen `c` and `threshold`, `valid` and `test` scores,
         `wall_seconds`.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer

@@ -1,8 +1,14 @@
 """The benchmark's report: mean ± std over seeds, the gain, and the learning-curve plot."""
 
+import json
+import os
+
 import pytest
 
-from bert_tf.benchmark import markdown_report, plot_curves
+from bert_tf import benchmark
+from bert_tf.benchmark import Budget, Plan, markdown_report, plot_curves, run_benchmark
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def record(backbone, arm, seed, test_micro_f1, curve, chosen=True, lr=1e-3, **extra):
@@ -63,3 +69,48 @@ def test_plot_writes_a_png(tmp_path):
     path = tmp_path / "curves.png"
     plot_curves([record("textcnn", "pretrained", 0, 0.5, [0.3, 0.4, 0.5])], str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def sample_data_dir(path):
+    """The benchmark's file layout, cut from the shipped sample."""
+    path.mkdir()
+    sample = os.path.join(ROOT, "data")
+    for source, target, lines in (
+        ("corpus.txt", "pretrain.txt", 1500),
+        ("train.txt", "train_small.txt", 120),
+        ("valid.txt", "valid.txt", 60),
+        ("test.txt", "test.txt", 60),
+    ):
+        with open(os.path.join(sample, source), encoding="utf-8") as f:
+            head = [line for _, line in zip(range(lines), f)]
+        (path / target).write_text("".join(head), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.slow
+def test_benchmark_end_to_end_sweeps_then_repeats_and_reuses_finished_runs(tmp_path, monkeypatch):
+    budget = Budget("tiny", 4, 1e-3, {"train_small.txt": 2}, (1e-3, 3e-3), (0, 1))
+    plan = Plan(budget, sample_data_dir(tmp_path / "data"), str(tmp_path / "work"), jobs=2)
+    *_, records = run_benchmark(plan, ["transformer"])
+
+    assert [r["arm"] for r in records].count("tfidf_lr") == 1
+    for arm in ("pretrained", "scratch"):
+        runs = [r for r in records if r["arm"] == arm]
+        sweep = [r for r in runs if r["stage"] == "sweep"]
+        assert sorted(r["learning_rate"] for r in sweep) == [1e-3, 3e-3]
+        (best,) = [r for r in sweep if r["chosen"]]
+        assert best["valid_micro_f1"] == max(r["valid_micro_f1"] for r in sweep)
+        (repeat,) = [r for r in runs if r["stage"] == "seed"]
+        assert (repeat["seed"], repeat["learning_rate"]) == (1, best["learning_rate"])
+        for r in runs:
+            assert len(r["valid_curve"]) == 2 and 1 <= r["best_epoch"] <= 2
+            assert 0 <= r["test_micro_f1"] <= 1 and r["wall_seconds"] > 0
+            with open(os.path.join(r["run_dir"], "metrics.json"), encoding="utf-8") as f:
+                assert json.load(f)["arm"] == arm
+
+    def no_new_runs(*args, **kwargs):
+        raise AssertionError(f"a finished run was run again: {args}")
+
+    monkeypatch.setattr(benchmark, "_run", no_new_runs)
+    *_, again = run_benchmark(plan, ["transformer"])
+    assert again == records
