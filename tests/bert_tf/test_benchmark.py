@@ -71,6 +71,20 @@ def test_plot_writes_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize(
+    "best, tried, expected",
+    [
+        (1e-3, [3e-4, 1e-3, 3e-3], None),  # inside the sweep: done
+        (3e-3, [3e-4, 1e-3, 3e-3], 1e-2),  # at the top: one step up
+        (3e-4, [3e-4, 1e-3, 3e-3], 1e-4),  # at the bottom: one step down
+        (1e-3, [1e-3], 3e-3),  # a single rate tries upwards first
+        (3e-2, [1e-2, 3e-2], None),  # the end of the ladder
+    ],
+)
+def test_a_sweep_extends_past_a_best_rate_at_its_edge(best, tried, expected):
+    assert benchmark._next_rate_beyond(best, tried) == expected
+
+
 def sample_data_dir(path):
     """The benchmark's file layout, cut from the shipped sample."""
     path.mkdir()
@@ -97,9 +111,11 @@ def test_benchmark_end_to_end_sweeps_then_repeats_and_reuses_finished_runs(tmp_p
     for arm in ("pretrained", "scratch"):
         runs = [r for r in records if r["arm"] == arm]
         sweep = [r for r in runs if r["stage"] == "sweep"]
-        assert sorted(r["learning_rate"] for r in sweep) == [1e-3, 3e-3]
+        rates = [r["learning_rate"] for r in sweep]
+        assert rates[:2] == [1e-3, 3e-3] and len(set(rates)) == len(rates)
         (best,) = [r for r in sweep if r["chosen"]]
         assert best["valid_micro_f1"] == max(r["valid_micro_f1"] for r in sweep)
+        assert benchmark._next_rate_beyond(best["learning_rate"], rates) is None
         (repeat,) = [r for r in runs if r["stage"] == "seed"]
         assert (repeat["seed"], repeat["learning_rate"]) == (1, best["learning_rate"])
         for r in runs:
