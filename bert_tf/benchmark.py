@@ -199,6 +199,7 @@ def tfidf_record(train_file, plan):
         "seed": 0,
         "learning_rate": None,
         "c": baseline["c"],
+        "c_sweep": baseline["tried"],
         "chosen": True,
         "stage": "baseline",
         "test_micro_f1": baseline["test"]["micro_f1"],
