@@ -349,7 +349,7 @@ def markdown_report(records, budget_name):
 
 
 def plot_curves(records, path):
-    """Valid micro-F1 per epoch, both arms, one panel per backbone and size."""
+    """Valid micro-F1 per epoch, both arms, one panel per backbone and size; TF-IDF dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -376,6 +376,9 @@ def plot_curves(records, path):
                     alpha=0.8,
                     label=f"{arm} (lr {r['learning_rate']:g})" if i == 0 else None,
                 )
+        for r in records:
+            if r["arm"] == "tfidf_lr" and r["train_file"] == train_file:
+                axis.axhline(r["valid_micro_f1"], color="gray", linestyle="--", label="TF-IDF + LR")
         axis.set_title(f"{backbone}, {train_file}")
         axis.set_xlabel("epoch")
         axis.set_ylabel("valid micro-F1")
