@@ -432,6 +432,13 @@ def write_outputs(records, budget, budget_name, out):
         json.dump(records, f, indent=2)
         f.write("\n")
     report = markdown_report(records, budget_name)
+    finished = {r["train_file"] for r in records if r["arm"] == "scratch"}
+    missing = [name for name in budget.train_files if name not in finished]
+    if missing:
+        report += (
+            f"\nNot run yet: the runs on {', '.join(missing)}. Rerunning the "
+            "command continues from the finished runs.\n"
+        )
     with open(out + ".md", "w", encoding="utf-8") as f:
         f.write(
             "# Pretrained vs. no-pretrain\n\n"
