@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from bert_tf import reports
 from bert_tf.tfidf_baseline import run_tfidf_baseline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -158,25 +159,7 @@ def finetune(bundle, arm, train_file, learning_rate, seed, plan):
             output + ".log",
             plan.threads,
         )
-    with open(metrics_path, encoding="utf-8") as f:
-        metrics = json.load(f)
-    curve = [h["valid_micro_f1"] for h in metrics["history"]]
-    return {
-        "train_file": train_file,
-        "arm": arm,
-        "seed": seed,
-        "learning_rate": learning_rate,
-        "test_micro_f1": metrics["test"]["micro_f1"],
-        "test_macro_f1": metrics["test"]["macro_f1"],
-        "test_mean_f1": metrics["test"]["mean_f1"],
-        "valid_micro_f1": metrics["valid"]["micro_f1"],
-        "valid_curve": curve,
-        "best_epoch": metrics["best_epoch"],
-        "first_step_loss": metrics["first_step_loss"],
-        "valid_loss_epoch1": metrics["history"][0]["valid_loss"],
-        "wall_seconds": metrics["wall_seconds"],
-        "run_dir": output,
-    }
+    return reports.finetune_row(output)
 
 
 def tfidf_record(train_file, plan):
@@ -317,7 +300,7 @@ def markdown_report(records, budget_name):
                 f"{len(runs)} | {_curve_at(runs, 0)} | {_curve_at(runs, 4)} | "
                 f"{_curve_at(runs, -1)} | {','.join(map(str, best_epochs)) or '–'} | "
                 f"{_mean_std([r.get('first_step_loss') for r in runs])} | "
-                f"{_mean_std([r.get('valid_loss_epoch1') for r in runs])} | "
+                f"{_mean_std([r.get('epoch1_valid_loss') for r in runs])} | "
                 f"{_mean_std([r['test_micro_f1'] for r in runs])} | "
                 f"{_mean_std([r['test_macro_f1'] for r in runs])} | "
                 f"{_mean_std([r['test_mean_f1'] for r in runs])} | "
@@ -413,16 +396,15 @@ def main():
 
 
 HOW_TO_READ = """\
-Both arms of a backbone load the same bundle's vocabulary and architecture and share epochs,
-batch size (32), schedule (AdamW, 10% warmup, linear decay), head (masked mean pooling,
-dropout 0.1, output bias at the label log-odds) and the rule for deciding labels (a global
-threshold tuned on valid, at least the top-1 label); `pretrained` loads the bundle's weights,
-`scratch` does not (`--noload_weights`). Each arm sweeps its own learning rate on seed 0
-(extended past the grid while the best is at an edge), picks it on valid micro-F1, then runs
-the remaining seeds at it. Test is scored once per run, with the weights of the epoch with the
-best valid micro-F1. TF-IDF (1-2 grams) + one-vs-rest logistic regression is the reference,
-its C and threshold chosen on valid. Rows are the chosen runs, mean ± std over seeds; "best ep"
-lists each seed's chosen epoch; minutes are per run, with two runs sharing the 2 cores.
+Both arms of a backbone load the same bundle's vocabulary and architecture and share epochs
+and every other fine-tuning setting (the defaults of `train_bert_fine_tuning.py`, recorded in
+each run's `metrics.json`: batch size, schedule, head, the rule for deciding labels);
+`pretrained` loads the bundle's weights, `scratch` does not (`--noload_weights`). Each arm
+sweeps its own learning rate on seed 0 (extended past the grid while the best is at an edge),
+picks it on valid micro-F1, then runs the remaining seeds at it. Test is scored once per run,
+with the weights of the epoch with the best valid micro-F1. TF-IDF (1-2 grams) + one-vs-rest
+logistic regression is the reference, its C and threshold chosen on valid. Rows are the chosen runs, mean ± std over seeds; "best ep"
+lists each seed's chosen epoch; minutes are per run, with `--jobs` runs sharing the cores.
 """
 
 

@@ -60,43 +60,41 @@ def pretrain_markdown(rows):
     return "\n".join(lines)
 
 
-def finetune_rows(run_dirs):
-    """One row per fine-tuning run: arm, epoch-1 figures, final test scores, time."""
-    rows = []
-    for directory in run_dirs:
-        metrics = _read_json(os.path.join(directory, "metrics.json"))
-        config = metrics["config"]
-        first = metrics["history"][0]
-        bundle = config["init_checkpoint"]
-        backbone = (
-            _read_json(os.path.join(bundle, "config.json"))["backbone"]["name"]
-            if bundle
-            else config["backbone"]
-        )
-        rows.append(
-            dict(
-                run=directory,
-                backbone=backbone,
-                arm=metrics["arm"],
-                train_file=os.path.basename(config["train_file"]),
-                learning_rate=config["learning_rate"],
-                epochs=len(metrics["history"]),
-                seed=config["seed"],
-                first_step_loss=metrics["first_step_loss"],
-                epoch1_train_loss=first["train_loss"],
-                epoch1_valid_loss=first["valid_loss"],
-                epoch1_valid_micro_f1=first["valid_micro_f1"],
-                valid_curve=[h["valid_micro_f1"] for h in metrics["history"]],
-                test_micro_f1=metrics["test"]["micro_f1"],
-                test_macro_f1=metrics["test"]["macro_f1"],
-                test_mean_f1=metrics["test"]["mean_f1"],
-                test_precision=metrics["test"]["precision"],
-                test_recall=metrics["test"]["recall"],
-                threshold=metrics["test"]["threshold"],
-                wall_seconds=metrics["wall_seconds"],
-            )
-        )
-    return rows
+def finetune_row(directory):
+    """A fine-tuning run's figures, from its `metrics.json`: arm, epoch-1 figures, the valid
+    curve, the final valid and test scores, time."""
+    metrics = _read_json(os.path.join(directory, "metrics.json"))
+    config = metrics["config"]
+    first = metrics["history"][0]
+    bundle = config["init_checkpoint"]
+    backbone = (
+        _read_json(os.path.join(bundle, "config.json"))["backbone"]["name"]
+        if bundle
+        else config["backbone"]
+    )
+    return dict(
+        run=directory,
+        backbone=backbone,
+        arm=metrics["arm"],
+        train_file=os.path.basename(config["train_file"]),
+        learning_rate=config["learning_rate"],
+        epochs=len(metrics["history"]),
+        seed=config["seed"],
+        first_step_loss=metrics["first_step_loss"],
+        epoch1_train_loss=first["train_loss"],
+        epoch1_valid_loss=first["valid_loss"],
+        epoch1_valid_micro_f1=first["valid_micro_f1"],
+        valid_curve=[h["valid_micro_f1"] for h in metrics["history"]],
+        best_epoch=metrics.get("best_epoch"),
+        valid_micro_f1=metrics["valid"]["micro_f1"],
+        test_micro_f1=metrics["test"]["micro_f1"],
+        test_macro_f1=metrics["test"]["macro_f1"],
+        test_mean_f1=metrics["test"]["mean_f1"],
+        test_precision=metrics["test"]["precision"],
+        test_recall=metrics["test"]["recall"],
+        threshold=metrics["test"]["threshold"],
+        wall_seconds=metrics["wall_seconds"],
+    )
 
 
 def finetune_markdown(rows):
@@ -123,7 +121,11 @@ def main():
     parser.add_argument("runs", nargs="+", help="bundle or fine-tuning output directories")
     parser.add_argument("--out", required=True, help="path prefix: writes <out>.json")
     args = parser.parse_args()
-    rows = pretrain_rows(args.runs) if args.kind == "pretrain" else finetune_rows(args.runs)
+    rows = (
+        pretrain_rows(args.runs)
+        if args.kind == "pretrain"
+        else [finetune_row(run) for run in args.runs]
+    )
     table = pretrain_markdown(rows) if args.kind == "pretrain" else finetune_markdown(rows)
     with open(args.out + ".json", "w", encoding="utf-8") as f:
         json.dump(rows, f, indent=2)

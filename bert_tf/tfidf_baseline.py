@@ -44,14 +44,10 @@ def run_tfidf_baseline(
     for c in sorted(c_values):
         model = OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear"), n_jobs=1)
         model.fit(features["train"], truth["train"][:, present])
-        probabilities = {}
-        for split in ("valid", "test"):
-            full = np.zeros(truth[split].shape, np.float32)
-            full[:, present] = model.predict_proba(features[split])
-            probabilities[split] = full
-        threshold = metrics.tune_threshold(probabilities["valid"], truth["valid"])
+        valid_probabilities = _probabilities(model, features["valid"], present)
+        threshold = metrics.tune_threshold(valid_probabilities, truth["valid"])
         valid = metrics.multilabel_scores(
-            truth["valid"], metrics.decide_labels(probabilities["valid"], threshold)
+            truth["valid"], metrics.decide_labels(valid_probabilities, threshold)
         )
         tried.append({"c": c, "valid_micro_f1": valid["micro_f1"]})
         logging.info("TF-IDF + LR, C=%g: valid micro-F1 %.4f", c, valid["micro_f1"])
@@ -59,9 +55,17 @@ def run_tfidf_baseline(
             break
         if best is None or valid["micro_f1"] > best["valid"]["micro_f1"]:
             test = metrics.multilabel_scores(
-                truth["test"], metrics.decide_labels(probabilities["test"], threshold)
+                truth["test"],
+                metrics.decide_labels(_probabilities(model, features["test"], present), threshold),
             )
             best = {"c": c, "threshold": float(threshold), "valid": valid, "test": test}
     best["tried"] = tried
     best["wall_seconds"] = round(time.perf_counter() - started, 1)
     return best
+
+
+def _probabilities(model, features, present):
+    """[N, all labels] probabilities; the labels train never had (not `present`) get 0."""
+    full = np.zeros((features.shape[0], len(present)), np.float32)
+    full[:, present] = model.predict_proba(features)
+    return full

@@ -26,7 +26,7 @@ def record(backbone, arm, seed, test_micro_f1, curve, chosen=True, lr=1e-3, **ex
         valid_micro_f1=curve[-1] if curve else 0.0,
         valid_curve=curve,
         first_step_loss=0.7,
-        valid_loss_epoch1=0.05,
+        epoch1_valid_loss=0.05,
         wall_seconds=60.0,
         best_epoch=len(curve) or None,
     )
@@ -121,7 +121,7 @@ def test_benchmark_end_to_end_sweeps_then_repeats_and_reuses_finished_runs(tmp_p
         for r in runs:
             assert len(r["valid_curve"]) == 2 and 1 <= r["best_epoch"] <= 2
             assert 0 <= r["test_micro_f1"] <= 1 and r["wall_seconds"] > 0
-            with open(os.path.join(r["run_dir"], "metrics.json"), encoding="utf-8") as f:
+            with open(os.path.join(r["run"], "metrics.json"), encoding="utf-8") as f:
                 assert json.load(f)["arm"] == arm
 
     def no_new_runs(*args, **kwargs):
