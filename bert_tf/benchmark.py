@@ -404,7 +404,8 @@ sweeps its own learning rate on seed 0 (extended past the grid while the best is
 picks it on valid micro-F1, then runs the remaining seeds at it. Test is scored once per run,
 with the weights of the epoch with the best valid micro-F1. TF-IDF (1-2 grams) + one-vs-rest
 logistic regression is the reference, its C and threshold chosen on valid. Rows are the chosen
-runs, mean ± std over seeds; "best ep" lists each seed's chosen epoch; minutes are per run, with `--jobs` runs sharing the cores.
+runs, mean ± std over seeds; "best ep" lists each seed's chosen epoch; minutes are per run,
+with `--jobs` runs sharing the cores.
 """
 
 
