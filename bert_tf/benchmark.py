@@ -10,6 +10,10 @@ picks the best on valid micro-F1, and runs the other seeds at that rate. TF-IDF 
 regression is the reference. Every run is the real script in a subprocess; a run whose
 `metrics.json` exists is reused, so an interrupted benchmark continues where it stopped.
 Writes `<out>.json` (run records), `<out>.md` and `<out>.png` (learning curves).
+
+`--pretrain_steps`, `--pooling` and `--train_files` vary a budget; run names carry the settings
+they depend on, so variants share one work directory (scratch runs are shared across
+pretraining lengths) and never reuse each other's results by mistake.
 """
 
 import argparse
@@ -21,23 +25,22 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 from bert_tf import reports
+from bert_tf.benchmark_report import write_outputs
+from bert_tf.classifier import POOLINGS
 from bert_tf.tfidf_baseline import run_tfidf_baseline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Learning rates a sweep may try, in order; budgets start from a run of consecutive ones.
 LEARNING_RATE_LADDER = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
-#: The issue's bar: the pretrained arm's test micro-F1 gain over the tuned scratch arm.
-GAIN_TARGET_POINTS = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
     """How much compute a benchmark spends.
 
-    `epochs` maps each labeled train file to its fine-tuning epochs (both arms get the same).
+    `epochs` maps each labeled train file to its fine-tuning epochs (both arms get the same);
+    `pooling` is the classifier head's `--pooling`.
     """
 
     model_size: str
@@ -46,6 +49,7 @@ class Budget:
     epochs: dict
     learning_rates: tuple
     seeds: tuple
+    pooling: str = "mean"
 
     @property
     def train_files(self):
@@ -56,7 +60,7 @@ BUDGETS = {
     "quick": Budget("tiny", 1000, 1e-3, {"train_small.txt": 3}, (3e-4, 1e-3, 3e-3), (0,)),
     "full": Budget(
         "tiny",
-        6000,
+        12000,
         1e-3,
         {"train_small.txt": 10, "train.txt": 2},
         (3e-4, 1e-3, 3e-3),
@@ -117,7 +121,7 @@ def _run(script, args, log_path, threads=0):
 def pretrain(backbone, plan, vocab_file):
     """The backbone's bundle, pretrained once (skipped when it is already complete)."""
     budget = plan.budget
-    bundle = os.path.join(plan.work_dir, f"bundle_{backbone}")
+    bundle = os.path.join(plan.work_dir, f"bundle_{backbone}_{budget.pretrain_steps}steps")
     if not os.path.isfile(os.path.join(bundle, "config.json")):
         args = [
             f"--corpus={os.path.join(plan.data_dir, 'pretrain.txt')}",
@@ -134,11 +138,24 @@ def pretrain(backbone, plan, vocab_file):
     return bundle
 
 
-def finetune(bundle, arm, train_file, learning_rate, seed, plan):
-    """One fine-tuning run's record (run, or read back if it already finished)."""
-    name = (
-        f"{os.path.basename(bundle)}_{train_file.split('.')[0]}_{arm}_lr{learning_rate:g}_s{seed}"
+def run_name(backbone, arm, train_file, learning_rate, seed, budget):
+    """A fine-tuning run's directory name: every setting its result depends on.
+
+    A scratch run does not depend on how long the bundle was pretrained (it loads only the
+    vocabulary and architecture), so its name leaves that out and budgets that differ only in
+    pretraining steps share their scratch runs.
+    """
+    arm_part = f"pretrained{budget.pretrain_steps}" if arm == "pretrained" else arm
+    pooling_part = "" if budget.pooling == "mean" else f"_{budget.pooling}pool"
+    return (
+        f"{backbone}_{train_file.split('.')[0]}_{arm_part}{pooling_part}"
+        f"_lr{learning_rate:g}_s{seed}"
     )
+
+
+def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
+    """One fine-tuning run's record (run, or read back if it already finished)."""
+    name = run_name(backbone, arm, train_file, learning_rate, seed, plan.budget)
     output = os.path.join(plan.work_dir, name)
     metrics_path = os.path.join(output, "metrics.json")
     if not os.path.isfile(metrics_path):
@@ -155,6 +172,7 @@ def finetune(bundle, arm, train_file, learning_rate, seed, plan):
                 f"--epochs={plan.budget.epochs[train_file]}",
                 f"--learning_rate={learning_rate}",
                 f"--seed={seed}",
+                f"--pooling={plan.budget.pooling}",
             ],
             output + ".log",
             plan.threads,
@@ -206,18 +224,19 @@ def arm_records(bundle, backbone, arm, train_file, plan):
     """
     seeds = plan.budget.seeds
     rates = list(plan.budget.learning_rates)
-    sweep = [finetune(bundle, arm, train_file, lr, seeds[0], plan) for lr in rates]
+    sweep = [finetune(bundle, backbone, arm, train_file, lr, seeds[0], plan) for lr in rates]
     while True:
         best = max(sweep, key=lambda r: r["valid_micro_f1"])
         beyond = _next_rate_beyond(best["learning_rate"], rates)
         if beyond is None:
             break
         rates.append(beyond)
-        sweep.append(finetune(bundle, arm, train_file, beyond, seeds[0], plan))
+        sweep.append(finetune(bundle, backbone, arm, train_file, beyond, seeds[0], plan))
     for record in sweep:
         record.update(backbone=backbone, chosen=record is best, stage="sweep")
     repeats = [
-        finetune(bundle, arm, train_file, best["learning_rate"], seed, plan) for seed in seeds[1:]
+        finetune(bundle, backbone, arm, train_file, best["learning_rate"], seed, plan)
+        for seed in seeds[1:]
     ]
     for record in repeats:
         record.update(backbone=backbone, chosen=True, stage="seed")
@@ -256,120 +275,6 @@ def run_benchmark(plan, backbone_names):
                 yield records
 
 
-def _mean_std(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return "–"
-    return (
-        f"{np.mean(values):.4f} ± {np.std(values):.4f}" if len(values) > 1 else f"{values[0]:.4f}"
-    )
-
-
-def _curve_at(runs, epoch_index):
-    """Mean ± std of valid micro-F1 at an epoch (index into the curves), over runs."""
-    at_epoch = [r["valid_curve"][epoch_index:][:1] for r in runs]
-    return _mean_std([value[0] for value in at_epoch if value])
-
-
-def markdown_report(records, budget_name):
-    """Tables per backbone and size (chosen runs, mean ± std over seeds) and the gain."""
-    lines = [
-        f"Budget: `{budget_name}`. Mean ± std over seeds at each arm's chosen learning rate.",
-        "",
-    ]
-    chosen = [r for r in records if r["chosen"]]
-    for train_file in sorted({r["train_file"] for r in chosen}):
-        lines += [
-            f"### {train_file}",
-            "",
-            "| backbone | arm | lr | seeds | valid F1 ep 1 | ep 5 | ep N | best ep | "
-            "loss at start | valid loss ep 1 | test micro-F1 | test macro-F1 | test mean-F1 | "
-            "minutes |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        groups = {}
-        for r in chosen:
-            if r["train_file"] == train_file:
-                groups.setdefault((r["backbone"], r["arm"]), []).append(r)
-        for (backbone, arm), runs in sorted(groups.items()):
-            rate = runs[0]["learning_rate"]
-            setting = f"{rate:g}" if rate else f"C={runs[0]['c']:g}"
-            best_epochs = [r["best_epoch"] for r in runs if r.get("best_epoch")]
-            lines.append(
-                f"| {backbone} | {arm} | {setting} | "
-                f"{len(runs)} | {_curve_at(runs, 0)} | {_curve_at(runs, 4)} | "
-                f"{_curve_at(runs, -1)} | {','.join(map(str, best_epochs)) or '–'} | "
-                f"{_mean_std([r.get('first_step_loss') for r in runs])} | "
-                f"{_mean_std([r.get('epoch1_valid_loss') for r in runs])} | "
-                f"{_mean_std([r['test_micro_f1'] for r in runs])} | "
-                f"{_mean_std([r['test_macro_f1'] for r in runs])} | "
-                f"{_mean_std([r['test_mean_f1'] for r in runs])} | "
-                f"{np.mean([r['wall_seconds'] for r in runs]) / 60:.1f} |"
-            )
-        lines.append("")
-        for backbone in sorted({b for b, _ in groups if b != "none"}):
-            pre = [r["test_micro_f1"] for r in groups.get((backbone, "pretrained"), [])]
-            scratch = [r["test_micro_f1"] for r in groups.get((backbone, "scratch"), [])]
-            if pre and scratch:
-                gain = 100 * (np.mean(pre) - np.mean(scratch))
-                spread = 2 * 100 * max(np.std(pre), np.std(scratch))
-                met = gain >= GAIN_TARGET_POINTS and gain > spread
-                lines.append(
-                    f"- {backbone}: pretraining gains {gain:+.1f} points of test micro-F1 "
-                    f"(twice the larger std: {spread:.1f} points; target of at least "
-                    f"{GAIN_TARGET_POINTS} points and more than twice the std "
-                    f"{'met' if met else 'not met'})."
-                )
-            tfidf = [r["test_micro_f1"] for r in groups.get(("none", "tfidf_lr"), [])]
-            if pre and tfidf:
-                lines.append(
-                    f"- {backbone}, pretrained vs. TF-IDF + logistic regression: "
-                    f"{np.mean(pre):.4f} vs. {tfidf[0]:.4f} test micro-F1 "
-                    f"({'above' if np.mean(pre) > tfidf[0] else 'not above'})."
-                )
-        lines.append("")
-    return "\n".join(lines)
-
-
-def plot_curves(records, path):
-    """Valid micro-F1 per epoch, both arms, one panel per backbone and size; TF-IDF dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = sorted({(r["backbone"], r["train_file"]) for r in records if r["valid_curve"]})
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
-    for axis, (backbone, train_file) in zip(axes[0], panels):
-        for arm, color in (("pretrained", "tab:blue"), ("scratch", "tab:orange")):
-            runs = [
-                r
-                for r in records
-                if r["chosen"]
-                and r["backbone"] == backbone
-                and r["train_file"] == train_file
-                and r["arm"] == arm
-            ]
-            for i, r in enumerate(runs):
-                epochs = range(1, len(r["valid_curve"]) + 1)
-                axis.plot(
-                    epochs,
-                    r["valid_curve"],
-                    color=color,
-                    alpha=0.8,
-                    label=f"{arm} (lr {r['learning_rate']:g})" if i == 0 else None,
-                )
-        for r in records:
-            if r["arm"] == "tfidf_lr" and r["train_file"] == train_file:
-                axis.axhline(r["valid_micro_f1"], color="gray", linestyle="--", label="TF-IDF + LR")
-        axis.set_title(f"{backbone}, {train_file}")
-        axis.set_xlabel("epoch")
-        axis.set_ylabel("valid micro-F1")
-        axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="quick")
@@ -387,50 +292,46 @@ def main():
         default=2,
         help="Fine-tuning runs at once, sharing the cores (pretraining always runs alone).",
     )
+    parser.add_argument(
+        "--pretrain_steps",
+        type=int,
+        help="Override the budget's pretraining steps (pretrained runs are named by them; "
+        "scratch runs are shared).",
+    )
+    parser.add_argument(
+        "--pooling",
+        choices=POOLINGS,
+        help="Override the budget's classifier pooling (runs are named by it).",
+    )
+    parser.add_argument(
+        "--train_files",
+        help="Comma-separated subset of the budget's labeled train files, e.g. train_small.txt.",
+    )
     args = parser.parse_args()
-    budget = BUDGETS[args.budget]
+    budget = budget_with_overrides(
+        BUDGETS[args.budget], args.pretrain_steps, args.pooling, args.train_files
+    )
     plan = Plan(budget, args.data_dir, os.path.join(args.work_dir, args.budget), args.jobs)
+    command = " ".join(["python -m bert_tf.benchmark", *sys.argv[1:]])
     for records in run_benchmark(plan, args.backbones.split(",")):
-        report = write_outputs(records, budget, args.budget, args.out)
+        report = write_outputs(records, budget, command, args.out)
     print(report)
 
 
-HOW_TO_READ = """\
-Both arms of a backbone load the same bundle's vocabulary and architecture and share epochs
-and every other fine-tuning setting (the defaults of `train_bert_fine_tuning.py`, recorded in
-each run's `metrics.json`: batch size, schedule, head, the rule for deciding labels);
-`pretrained` loads the bundle's weights, `scratch` does not (`--noload_weights`). Each arm
-sweeps its own learning rate on seed 0 (extended past the grid while the best is at an edge),
-picks it on valid micro-F1, then runs the remaining seeds at it. Test is scored once per run,
-with the weights of the epoch with the best valid micro-F1. TF-IDF (1-2 grams) + one-vs-rest
-logistic regression is the reference, its C and threshold chosen on valid. Rows are the chosen
-runs, mean ± std over seeds; "best ep" lists each seed's chosen epoch; minutes are per run,
-with `--jobs` runs sharing the cores.
-"""
-
-
-def write_outputs(records, budget, budget_name, out):
-    """Writes `<out>.json`, `.md` and `.png` from the records so far; returns the report."""
-    with open(out + ".json", "w", encoding="utf-8") as f:
-        json.dump(records, f, indent=2)
-        f.write("\n")
-    report = markdown_report(records, budget_name)
-    finished = {r["train_file"] for r in records if r["arm"] == "scratch"}
-    missing = [name for name in budget.train_files if name not in finished]
-    if missing:
-        report += (
-            f"\nNot run yet: the runs on {', '.join(missing)}. Rerunning the "
-            "command continues from the finished runs.\n"
-        )
-    with open(out + ".md", "w", encoding="utf-8") as f:
-        f.write(
-            "# Pretrained vs. no-pretrain\n\n"
-            f"Command: `python -m bert_tf.benchmark --budget={budget_name}`. "
-            f"Budget settings: `{budget}`\n\n{HOW_TO_READ}\n{report}\n"
-        )
-    if any(r["valid_curve"] for r in records):
-        plot_curves(records, out + ".png")
-    return report
+def budget_with_overrides(budget, pretrain_steps=None, pooling=None, train_files=None):
+    """The budget with the command line's overrides applied."""
+    changes = {}
+    if pretrain_steps:
+        changes["pretrain_steps"] = pretrain_steps
+    if pooling:
+        changes["pooling"] = pooling
+    if train_files:
+        names = train_files.split(",")
+        unknown = [name for name in names if name not in budget.epochs]
+        if unknown:
+            raise SystemExit(f"--train_files: {unknown} not in the budget's {budget.train_files}")
+        changes["epochs"] = {name: budget.epochs[name] for name in names}
+    return dataclasses.replace(budget, **changes)
 
 
 if __name__ == "__main__":

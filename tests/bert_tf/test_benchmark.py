@@ -1,12 +1,14 @@
 """The benchmark's report: mean ± std over seeds, the gain, and the learning-curve plot."""
 
+import dataclasses
 import json
 import os
 
 import pytest
 
 from bert_tf import benchmark
-from bert_tf.benchmark import Budget, Plan, markdown_report, plot_curves, run_benchmark
+from bert_tf.benchmark import Budget, Plan, run_benchmark
+from bert_tf.benchmark_report import markdown_report, plot_curves
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -41,7 +43,7 @@ def test_report_gives_mean_std_and_gain():
         record("transformer", "scratch", 0, 0.10, [0.1, 0.1], chosen=False, lr=3e-3),
         record("none", "tfidf_lr", 0, 0.45, [], lr=None, c=10.0),
     ]
-    report = markdown_report(records, "quick")
+    report = markdown_report(records)
     assert "0.5100 ± 0.0100" in report  # pretrained test micro-F1 over two seeds
     assert "0.4200 ± 0.0200" in report  # the unchosen 3e-3 run is left out
     assert "gains +9.0 points" in report
@@ -58,7 +60,7 @@ def test_report_says_when_the_gain_target_is_missed():
         record("textcnn", "scratch", 0, 0.44, [0.3]),
         record("textcnn", "scratch", 1, 0.46, [0.3]),
     ]
-    report = markdown_report(records, "quick")
+    report = markdown_report(records)
     assert "gains +5.0 points" in report
     assert "twice the larger std: 8.0 points" in report
     assert "not met" in report
@@ -130,3 +132,41 @@ def test_benchmark_end_to_end_sweeps_then_repeats_and_reuses_finished_runs(tmp_p
     monkeypatch.setattr(benchmark, "_run", no_new_runs)
     *_, again = run_benchmark(plan, ["transformer"])
     assert again == records
+
+
+def test_run_names_keep_settings_apart_and_share_scratch_runs_across_pretraining_lengths():
+    short = Budget("tiny", 6000, 1e-3, {"train_small.txt": 10}, (1e-3,), (0,))
+    long = dataclasses.replace(short, pretrain_steps=12000)
+    max_pooling = dataclasses.replace(short, pooling="max")
+    name = benchmark.run_name
+
+    assert name("textcnn", "scratch", "train_small.txt", 1e-3, 0, short) == name(
+        "textcnn", "scratch", "train_small.txt", 1e-3, 0, long
+    )
+    assert name("textcnn", "pretrained", "train_small.txt", 1e-3, 0, short) != name(
+        "textcnn", "pretrained", "train_small.txt", 1e-3, 0, long
+    )
+    names = {
+        name(backbone, arm, "train_small.txt", 1e-3, 0, budget)
+        for backbone in ("textcnn", "transformer")
+        for arm in ("pretrained", "scratch")
+        for budget in (short, max_pooling)
+    }
+    assert len(names) == 8
+    assert name("transformer", "pretrained", "train.txt", 3e-4, 2, max_pooling) == (
+        "transformer_train_pretrained6000_maxpool_lr0.0003_s2"
+    )
+
+
+def test_budget_overrides_replace_only_what_is_given():
+    full = benchmark.BUDGETS["full"]
+    assert benchmark.budget_with_overrides(full) == full
+    small = benchmark.budget_with_overrides(full, 3000, "max", "train_small.txt")
+    assert (small.pretrain_steps, small.pooling, small.train_files) == (
+        3000,
+        "max",
+        ("train_small.txt",),
+    )
+    assert small.seeds == full.seeds and small.learning_rates == full.learning_rates
+    with pytest.raises(SystemExit, match="train_tiny.txt"):
+        benchmark.budget_with_overrides(full, train_files="train_tiny.txt")
