@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 from bert_tf import reports
@@ -73,15 +74,20 @@ BUDGETS = {
 class Plan:
     """A budget and where its runs read and write.
 
-    `jobs` fine-tuning runs go at once (the two arms side by side when 2), each limited to
-    `threads` TensorFlow threads: on 2 cores, two one-thread runs of a tiny model get more
-    done than one run using both. Pretraining always runs alone, with every core.
+    Up to `jobs` fine-tuning runs go at once (`slots` counts them), whichever arm or sweep
+    they belong to, each limited to `threads` TensorFlow threads: on 2 cores, two one-thread
+    runs of a tiny model get more done than one run using both. Pretraining always runs
+    alone, with every core.
     """
 
     budget: Budget
     data_dir: str
     work_dir: str
     jobs: int = 1
+    slots: threading.Semaphore = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "slots", threading.Semaphore(max(1, self.jobs)))
 
     @property
     def threads(self):
@@ -159,24 +165,25 @@ def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
     output = os.path.join(plan.work_dir, name)
     metrics_path = os.path.join(output, "metrics.json")
     if not os.path.isfile(metrics_path):
-        _say(f"fine-tuning {name}")
-        _run(
-            "train_bert_fine_tuning.py",
-            [
-                f"--init_checkpoint={bundle}",
-                f"--load_weights={arm == 'pretrained'}",
-                f"--train_file={os.path.join(plan.data_dir, train_file)}",
-                f"--valid_file={os.path.join(plan.data_dir, 'valid.txt')}",
-                f"--test_file={os.path.join(plan.data_dir, 'test.txt')}",
-                f"--output_dir={output}",
-                f"--epochs={plan.budget.epochs[train_file]}",
-                f"--learning_rate={learning_rate}",
-                f"--seed={seed}",
-                f"--pooling={plan.budget.pooling}",
-            ],
-            output + ".log",
-            plan.threads,
-        )
+        with plan.slots:
+            _say(f"fine-tuning {name}")
+            _run(
+                "train_bert_fine_tuning.py",
+                [
+                    f"--init_checkpoint={bundle}",
+                    f"--load_weights={arm == 'pretrained'}",
+                    f"--train_file={os.path.join(plan.data_dir, train_file)}",
+                    f"--valid_file={os.path.join(plan.data_dir, 'valid.txt')}",
+                    f"--test_file={os.path.join(plan.data_dir, 'test.txt')}",
+                    f"--output_dir={output}",
+                    f"--epochs={plan.budget.epochs[train_file]}",
+                    f"--learning_rate={learning_rate}",
+                    f"--seed={seed}",
+                    f"--pooling={plan.budget.pooling}",
+                ],
+                output + ".log",
+                plan.threads,
+            )
     return reports.finetune_row(output)
 
 
@@ -224,7 +231,18 @@ def arm_records(bundle, backbone, arm, train_file, plan):
     """
     seeds = plan.budget.seeds
     rates = list(plan.budget.learning_rates)
-    sweep = [finetune(bundle, backbone, arm, train_file, lr, seeds[0], plan) for lr in rates]
+
+    def runs(rates_and_seeds):
+        """Fine-tunes at each (rate, seed) at once; `plan.slots` caps how many really run."""
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(rates_and_seeds))) as pool:
+            return list(
+                pool.map(
+                    lambda rate_seed: finetune(bundle, backbone, arm, train_file, *rate_seed, plan),
+                    rates_and_seeds,
+                )
+            )
+
+    sweep = runs([(rate, seeds[0]) for rate in rates])
     while True:
         best = max(sweep, key=lambda r: r["valid_micro_f1"])
         beyond = _next_rate_beyond(best["learning_rate"], rates)
@@ -234,10 +252,7 @@ def arm_records(bundle, backbone, arm, train_file, plan):
         sweep.append(finetune(bundle, backbone, arm, train_file, beyond, seeds[0], plan))
     for record in sweep:
         record.update(backbone=backbone, chosen=record is best, stage="sweep")
-    repeats = [
-        finetune(bundle, backbone, arm, train_file, best["learning_rate"], seed, plan)
-        for seed in seeds[1:]
-    ]
+    repeats = runs([(best["learning_rate"], seed) for seed in seeds[1:]])
     for record in repeats:
         record.update(backbone=backbone, chosen=True, stage="seed")
     return sweep + repeats
@@ -258,7 +273,7 @@ def run_benchmark(plan, backbone_names):
     finished group, so the report can be written as results come in."""
     os.makedirs(plan.work_dir, exist_ok=True)
     records, bundles, vocab_file = [], {}, None
-    with concurrent.futures.ThreadPoolExecutor(plan.jobs) as pool:
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:  # the two arms; `plan.slots` caps runs
         for train_file in plan.budget.train_files:
             records.append(tfidf_record(train_file, plan))
             yield records

@@ -3,7 +3,10 @@
 import dataclasses
 import json
 import os
+import threading
+import time
 
+import numpy as np
 import pytest
 
 from bert_tf import benchmark
@@ -170,3 +173,66 @@ def test_budget_overrides_replace_only_what_is_given():
     assert small.seeds == full.seeds and small.learning_rates == full.learning_rates
     with pytest.raises(SystemExit, match="train_tiny.txt"):
         benchmark.budget_with_overrides(full, train_files="train_tiny.txt")
+
+
+def fake_scripts(monkeypatch, valid_f1_at):
+    """Replaces the real scripts with stand-ins that write just the files the benchmark reads,
+    scoring each fine-tuning run `valid_f1_at(learning_rate)`; returns the most runs seen at
+    once and the fine-tuning runs in start order."""
+    running, seen = [0], {"most_at_once": 0, "started": []}
+    lock = threading.Lock()
+
+    def run(script, args, log_path, threads=0):
+        flags = dict(arg[2:].split("=", 1) for arg in args)
+        os.makedirs(flags["output_dir"], exist_ok=True)
+        if script == "train_bert_lm.py":
+            with open(os.path.join(flags["output_dir"], "config.json"), "w") as f:
+                json.dump({"backbone": {"name": flags["backbone"]}}, f)
+            return
+        with lock:
+            running[0] += 1
+            seen["most_at_once"] = max(seen["most_at_once"], running[0])
+            seen["started"].append(os.path.basename(flags["output_dir"]))
+        time.sleep(0.2)
+        f1 = valid_f1_at(float(flags["learning_rate"]))
+        scores = dict(micro_f1=f1, macro_f1=f1, mean_f1=f1, precision=f1, recall=f1)
+        metrics = {
+            "arm": "pretrained" if flags["load_weights"] == "True" else "scratch",
+            "config": {
+                "init_checkpoint": flags["init_checkpoint"],
+                "train_file": flags["train_file"],
+                "learning_rate": float(flags["learning_rate"]),
+                "seed": int(flags["seed"]),
+            },
+            "history": [dict(train_loss=0.1, valid_loss=0.1, valid_micro_f1=f1)],
+            "first_step_loss": 0.7,
+            "best_epoch": 1,
+            "valid": scores,
+            "test": dict(scores, threshold=0.5),
+            "wall_seconds": 0.05,
+        }
+        with open(os.path.join(flags["output_dir"], "metrics.json"), "w") as f:
+            json.dump(metrics, f)
+        with lock:
+            running[0] -= 1
+
+    monkeypatch.setattr(benchmark, "_run", run)
+    monkeypatch.setattr(
+        benchmark,
+        "tfidf_record",
+        lambda train_file, plan: record("none", "tfidf_lr", 0, 0.4, [], lr=None, c=1.0),
+    )
+    return seen
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_at_most_jobs_fine_tunings_run_at_once_across_sweeps_and_arms(tmp_path, monkeypatch, jobs):
+    seen = fake_scripts(monkeypatch, valid_f1_at=lambda rate: 1 - abs(np.log10(rate / 1e-3)))
+    budget = Budget("tiny", 4, 1e-3, {"train_small.txt": 1}, (3e-4, 1e-3, 3e-3), (0, 1, 2))
+    plan = Plan(budget, str(tmp_path), str(tmp_path / "work"), jobs=jobs)
+    *_, records = run_benchmark(plan, ["transformer"])
+
+    assert seen["most_at_once"] == jobs
+    assert len(seen["started"]) == 2 * (3 + 2)  # per arm: the sweep, then two more seeds
+    chosen = {(r["arm"], r["learning_rate"]) for r in records if r.get("chosen")}
+    assert chosen == {("pretrained", 1e-3), ("scratch", 1e-3), ("tfidf_lr", None)}
