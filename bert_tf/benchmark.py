@@ -29,6 +29,7 @@ import time
 from bert_tf import reports
 from bert_tf.benchmark_report import write_outputs
 from bert_tf.classifier import POOLINGS
+from bert_tf.pretraining import PretrainConfig, learn_corpus_vocabulary
 from bert_tf.tfidf_baseline import run_tfidf_baseline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,10 +75,9 @@ BUDGETS = {
 class Plan:
     """A budget and where its runs read and write.
 
-    Up to `jobs` fine-tuning runs go at once (`slots` counts them), whichever arm or sweep
-    they belong to, each limited to `threads` TensorFlow threads: on 2 cores, two one-thread
-    runs of a tiny model get more done than one run using both. Pretraining always runs
-    alone, with every core.
+    Up to `jobs` runs (pretraining or fine-tuning) go at once (`slots` counts them), whichever
+    backbone, arm or sweep they belong to, each limited to `threads` TensorFlow threads: on 2
+    cores, two one-thread runs of a tiny model get more done than one run using both.
     """
 
     budget: Budget
@@ -124,8 +124,24 @@ def _run(script, args, log_path, threads=0):
         raise RuntimeError(f"{script} failed (log {log_path}):\n{tail}")
 
 
+def shared_vocabulary(plan):
+    """The vocabulary of every bundle, learned once from the corpus with the defaults of
+    `train_bert_lm.py` (so both arms and all backbones tokenize alike)."""
+    path = os.path.join(plan.work_dir, "vocab.txt")
+    if not os.path.isfile(path):
+        _say("learning the vocabulary")
+        corpus = os.path.join(plan.data_dir, "pretrain.txt")
+        config = PretrainConfig(corpus=corpus, output_dir=plan.work_dir)
+        learn_corpus_vocabulary(config).save_vocabulary(path)
+    return path
+
+
 def pretrain(backbone, plan, vocab_file):
-    """The backbone's bundle, pretrained once (skipped when it is already complete)."""
+    """The backbone's bundle, pretrained once (skipped when it is already complete).
+
+    It takes one of `plan.slots`, so with `jobs` > 1 the backbones pretrain side by side, each
+    on `plan.threads` threads: like fine-tuning, a tiny model gets more steps done in total
+    that way than by one run at a time on every core."""
     budget = plan.budget
     bundle = os.path.join(plan.work_dir, f"bundle_{backbone}_{budget.pretrain_steps}steps")
     if not os.path.isfile(os.path.join(bundle, "config.json")):
@@ -136,11 +152,11 @@ def pretrain(backbone, plan, vocab_file):
             f"--model_size={budget.model_size}",
             f"--num_train_steps={budget.pretrain_steps}",
             f"--learning_rate={budget.pretrain_learning_rate}",
+            f"--vocab_file={vocab_file}",
         ]
-        if vocab_file:
-            args.append(f"--vocab_file={vocab_file}")
-        _say(f"pretraining {backbone} ({budget.pretrain_steps} steps)")
-        _run("train_bert_lm.py", args, bundle + ".log")
+        with plan.slots:
+            _say(f"pretraining {backbone} ({budget.pretrain_steps} steps)")
+            _run("train_bert_lm.py", args, bundle + ".log", plan.threads)
     return bundle
 
 
@@ -272,17 +288,20 @@ def run_benchmark(plan, backbone_names):
     """Runs the benchmark, smallest labeled set first; yields the records so far after each
     finished group, so the report can be written as results come in."""
     os.makedirs(plan.work_dir, exist_ok=True)
-    records, bundles, vocab_file = [], {}, None
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:  # the two arms; `plan.slots` caps runs
+    vocab_file = shared_vocabulary(plan)
+    records = []
+    # Threads only wait on runs: one per pretraining plus the two arms; `plan.slots` caps runs.
+    with concurrent.futures.ThreadPoolExecutor(len(backbone_names) + 2) as pool:
+        pretraining = {
+            name: pool.submit(pretrain, name, plan, vocab_file) for name in backbone_names
+        }
         for train_file in plan.budget.train_files:
             records.append(tfidf_record(train_file, plan))
             yield records
             for backbone in backbone_names:
-                if backbone not in bundles:
-                    bundles[backbone] = pretrain(backbone, plan, vocab_file)
-                    vocab_file = vocab_file or os.path.join(bundles[backbone], "vocab.txt")
+                bundle = pretraining[backbone].result()
                 arms = [
-                    pool.submit(arm_records, bundles[backbone], backbone, arm, train_file, plan)
+                    pool.submit(arm_records, bundle, backbone, arm, train_file, plan)
                     for arm in ("pretrained", "scratch")
                 ]
                 for arm in arms:
@@ -305,7 +324,7 @@ def main():
         "--jobs",
         type=int,
         default=2,
-        help="Fine-tuning runs at once, sharing the cores (pretraining always runs alone).",
+        help="Runs at once (pretraining or fine-tuning), sharing the cores.",
     )
     parser.add_argument(
         "--pretrain_steps",

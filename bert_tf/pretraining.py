@@ -86,6 +86,18 @@ def _summarize(history: dict, tasks, start: dict) -> dict:
     return summary
 
 
+def learn_corpus_vocabulary(config: PretrainConfig, corpus=None) -> Tokenizer:
+    """A tokenizer of `config`'s kind whose vocabulary is learned from its corpus (read here
+    unless given), as a pretraining run without `--vocab_file` does."""
+    corpus = corpus or read_corpus(config.corpus)
+    logging.info("learning a %s vocabulary of up to %d tokens", config.tokenizer, config.vocab_size)
+    tokenizer_config = TokenizerConfig(config.tokenizer, config.lower_case)
+    vocabulary = learn_vocabulary(
+        corpus.sentences, tokenizer_config, config.vocab_size, config.min_count
+    )
+    return Tokenizer(vocabulary, tokenizer_config)
+
+
 def run_pretraining(config: PretrainConfig) -> dict:
     """Pretrains a backbone on a raw corpus and writes the bundle into `config.output_dir`.
 
@@ -129,13 +141,7 @@ def run_pretraining(config: PretrainConfig) -> dict:
         tokenizer.save_vocabulary(vocabulary_path)
         run_state.record_run(checkpoint_dir, settings)
     else:
-        logging.info(
-            "learning a %s vocabulary of up to %d tokens", config.tokenizer, config.vocab_size
-        )
-        vocabulary = learn_vocabulary(
-            corpus.sentences, tokenizer_config, config.vocab_size, config.min_count
-        )
-        tokenizer = Tokenizer(vocabulary, tokenizer_config)
+        tokenizer = learn_corpus_vocabulary(config, corpus)
         tokenizer.save_vocabulary(vocabulary_path)
         run_state.record_run(checkpoint_dir, settings)
     logging.info("vocabulary: %d tokens", tokenizer.vocabulary_size)

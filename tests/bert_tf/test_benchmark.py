@@ -13,6 +13,7 @@ from bert_tf import benchmark
 from bert_tf.benchmark import Budget, Plan, run_benchmark
 from bert_tf.benchmark_report import markdown_report, plot_curves
 
+ARMS = ("pretrained", "scratch")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -178,22 +179,24 @@ def test_budget_overrides_replace_only_what_is_given():
 def fake_scripts(monkeypatch, valid_f1_at):
     """Replaces the real scripts with stand-ins that write just the files the benchmark reads,
     scoring each fine-tuning run `valid_f1_at(learning_rate)`; returns the most runs seen at
-    once and the fine-tuning runs in start order."""
+    once and the runs' directories in start order."""
     running, seen = [0], {"most_at_once": 0, "started": []}
     lock = threading.Lock()
 
     def run(script, args, log_path, threads=0):
         flags = dict(arg[2:].split("=", 1) for arg in args)
         os.makedirs(flags["output_dir"], exist_ok=True)
-        if script == "train_bert_lm.py":
-            with open(os.path.join(flags["output_dir"], "config.json"), "w") as f:
-                json.dump({"backbone": {"name": flags["backbone"]}}, f)
-            return
         with lock:
             running[0] += 1
             seen["most_at_once"] = max(seen["most_at_once"], running[0])
             seen["started"].append(os.path.basename(flags["output_dir"]))
         time.sleep(0.2)
+        if script == "train_bert_lm.py":
+            with open(os.path.join(flags["output_dir"], "config.json"), "w") as f:
+                json.dump({"backbone": {"name": flags["backbone"]}}, f)
+            with lock:
+                running[0] -= 1
+            return
         f1 = valid_f1_at(float(flags["learning_rate"]))
         scores = dict(micro_f1=f1, macro_f1=f1, mean_f1=f1, precision=f1, recall=f1)
         metrics = {
@@ -217,6 +220,7 @@ def fake_scripts(monkeypatch, valid_f1_at):
             running[0] -= 1
 
     monkeypatch.setattr(benchmark, "_run", run)
+    monkeypatch.setattr(benchmark, "shared_vocabulary", lambda plan: "vocab.txt")
     monkeypatch.setattr(
         benchmark,
         "tfidf_record",
@@ -226,13 +230,18 @@ def fake_scripts(monkeypatch, valid_f1_at):
 
 
 @pytest.mark.parametrize("jobs", [1, 2, 3])
-def test_at_most_jobs_fine_tunings_run_at_once_across_sweeps_and_arms(tmp_path, monkeypatch, jobs):
+def test_at_most_jobs_runs_go_at_once_across_backbones_sweeps_and_arms(tmp_path, monkeypatch, jobs):
     seen = fake_scripts(monkeypatch, valid_f1_at=lambda rate: 1 - abs(np.log10(rate / 1e-3)))
     budget = Budget("tiny", 4, 1e-3, {"train_small.txt": 1}, (3e-4, 1e-3, 3e-3), (0, 1, 2))
     plan = Plan(budget, str(tmp_path), str(tmp_path / "work"), jobs=jobs)
-    *_, records = run_benchmark(plan, ["transformer"])
+    *_, records = run_benchmark(plan, ["transformer", "textcnn"])
 
     assert seen["most_at_once"] == jobs
-    assert len(seen["started"]) == 2 * (3 + 2)  # per arm: the sweep, then two more seeds
-    chosen = {(r["arm"], r["learning_rate"]) for r in records if r.get("chosen")}
-    assert chosen == {("pretrained", 1e-3), ("scratch", 1e-3), ("tfidf_lr", None)}
+    started = seen["started"]
+    assert len(started) == 2 + 2 * 2 * (3 + 2)  # two bundles; per arm the sweep, two more seeds
+    if jobs > 1:  # the bundles pretrain side by side
+        assert set(started[:2]) == {"bundle_transformer_4steps", "bundle_textcnn_4steps"}
+    chosen = {(r["backbone"], r["arm"], r["learning_rate"]) for r in records if r["chosen"]}
+    assert chosen == {
+        (backbone, arm, 1e-3) for backbone in ("transformer", "textcnn") for arm in ARMS
+    } | {("none", "tfidf_lr", None)}
