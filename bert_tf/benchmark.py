@@ -347,8 +347,9 @@ def main():
     )
     plan = Plan(budget, args.data_dir, os.path.join(args.work_dir, args.budget), args.jobs)
     command = " ".join(["python -m bert_tf.benchmark", *sys.argv[1:]])
-    for records in run_benchmark(plan, args.backbones.split(",")):
-        report = write_outputs(records, budget, command, args.out)
+    backbone_names = args.backbones.split(",")
+    for records in run_benchmark(plan, backbone_names):
+        report = write_outputs(records, budget, backbone_names, command, args.out)
     print(report)
 
 

@@ -133,7 +133,18 @@ with `--jobs` runs sharing the cores.
 """
 
 
-def write_outputs(records, budget, command, out):
+def unfinished_groups(records, budget, backbone_names):
+    """The (backbone, train file) groups of the budget with no finished arm in `records`."""
+    finished = {(r["backbone"], r["train_file"]) for r in records if r["arm"] == "scratch"}
+    return [
+        (backbone, train_file)
+        for train_file in budget.train_files
+        for backbone in backbone_names
+        if (backbone, train_file) not in finished
+    ]
+
+
+def write_outputs(records, budget, backbone_names, command, out):
     """Writes `<out>.json`, `.md` and `.png` from the records so far; returns the report.
 
     `command` is the command line that produced them, quoted in the markdown."""
@@ -141,12 +152,12 @@ def write_outputs(records, budget, command, out):
         json.dump(records, f, indent=2)
         f.write("\n")
     report = markdown_report(records)
-    finished = {r["train_file"] for r in records if r["arm"] == "scratch"}
-    missing = [name for name in budget.train_files if name not in finished]
+    missing = unfinished_groups(records, budget, backbone_names)
     if missing:
         report += (
-            f"\nNot run yet: the runs on {', '.join(missing)}. Rerunning the "
-            "command continues from the finished runs.\n"
+            "\nNot run yet: "
+            + ", ".join(f"{backbone} on {train_file}" for backbone, train_file in missing)
+            + ". Rerunning the command continues from the finished runs.\n"
         )
     with open(out + ".md", "w", encoding="utf-8") as f:
         f.write(

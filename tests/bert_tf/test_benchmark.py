@@ -11,7 +11,7 @@ import pytest
 
 from bert_tf import benchmark
 from bert_tf.benchmark import Budget, Plan, run_benchmark
-from bert_tf.benchmark_report import markdown_report, plot_curves
+from bert_tf.benchmark_report import markdown_report, plot_curves, unfinished_groups
 
 ARMS = ("pretrained", "scratch")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -245,3 +245,17 @@ def test_at_most_jobs_runs_go_at_once_across_backbones_sweeps_and_arms(tmp_path,
     assert chosen == {
         (backbone, arm, 1e-3) for backbone in ("transformer", "textcnn") for arm in ARMS
     } | {("none", "tfidf_lr", None)}
+
+
+def test_unfinished_groups_name_each_backbone_and_size_without_results():
+    budget = Budget("tiny", 4, 1e-3, {"train_small.txt": 1, "train.txt": 1}, (1e-3,), (0,))
+    records = [
+        record("transformer", "pretrained", 0, 0.5, [0.4]),
+        record("transformer", "scratch", 0, 0.4, [0.3]),
+        record("none", "tfidf_lr", 0, 0.45, [], lr=None, c=10.0),
+        dict(record("transformer", "scratch", 0, 0.4, [0.3]), train_file="train.txt"),
+    ]
+    assert unfinished_groups(records, budget, ["transformer", "textcnn"]) == [
+        ("textcnn", "train_small.txt"),
+        ("textcnn", "train.txt"),
+    ]
