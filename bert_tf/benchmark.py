@@ -210,12 +210,13 @@ def tfidf_record(train_file, plan):
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    _say(f"fitting TF-IDF + logistic regression on {train_file}")
-    baseline = run_tfidf_baseline(
-        os.path.join(plan.data_dir, train_file),
-        os.path.join(plan.data_dir, "valid.txt"),
-        os.path.join(plan.data_dir, "test.txt"),
-    )
+    with plan.slots:  # one core's work, under the same cap as the runs beside it
+        _say(f"fitting TF-IDF + logistic regression on {train_file}")
+        baseline = run_tfidf_baseline(
+            os.path.join(plan.data_dir, train_file),
+            os.path.join(plan.data_dir, "valid.txt"),
+            os.path.join(plan.data_dir, "test.txt"),
+        )
     record = {
         "backbone": "none",
         "train_file": train_file,
