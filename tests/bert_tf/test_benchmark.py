@@ -179,8 +179,9 @@ def test_budget_overrides_replace_only_what_is_given():
 def fake_scripts(monkeypatch, valid_f1_at):
     """Replaces the real scripts with stand-ins that write just the files the benchmark reads,
     scoring each fine-tuning run `valid_f1_at(learning_rate)`; returns the most runs seen at
-    once and the runs' directories in start order."""
-    running, seen = [0], {"most_at_once": 0, "started": []}
+    once, the runs' directories in start order and, at each start, the backbones running."""
+    running, seen = [0], {"most_at_once": 0, "started": [], "backbones_at_once": []}
+    running_names = set()
     lock = threading.Lock()
 
     def run(script, args, log_path, threads=0):
@@ -190,12 +191,15 @@ def fake_scripts(monkeypatch, valid_f1_at):
             running[0] += 1
             seen["most_at_once"] = max(seen["most_at_once"], running[0])
             seen["started"].append(os.path.basename(flags["output_dir"]))
+            seen["backbones_at_once"].append({name.split("_")[0] for name in running_names})
+            running_names.add(os.path.basename(flags["output_dir"]))
         time.sleep(0.2)
         if script == "train_bert_lm.py":
             with open(os.path.join(flags["output_dir"], "config.json"), "w") as f:
                 json.dump({"backbone": {"name": flags["backbone"]}}, f)
             with lock:
                 running[0] -= 1
+                running_names.remove(os.path.basename(flags["output_dir"]))
             return
         f1 = valid_f1_at(float(flags["learning_rate"]))
         scores = dict(micro_f1=f1, macro_f1=f1, mean_f1=f1, precision=f1, recall=f1)
@@ -218,6 +222,7 @@ def fake_scripts(monkeypatch, valid_f1_at):
             json.dump(metrics, f)
         with lock:
             running[0] -= 1
+            running_names.remove(os.path.basename(flags["output_dir"]))
 
     monkeypatch.setattr(benchmark, "_run", run)
     monkeypatch.setattr(benchmark, "shared_vocabulary", lambda plan: "vocab.txt")
@@ -245,6 +250,20 @@ def test_at_most_jobs_runs_go_at_once_across_backbones_sweeps_and_arms(tmp_path,
     assert chosen == {
         (backbone, arm, 1e-3) for backbone in ("transformer", "textcnn") for arm in ARMS
     } | {("none", "tfidf_lr", None)}
+
+
+def test_a_slot_one_backbones_arms_leave_free_goes_to_the_others_runs(tmp_path, monkeypatch):
+    seen = fake_scripts(monkeypatch, valid_f1_at=lambda rate: 1 - abs(np.log10(rate / 1e-3)))
+    budget = Budget("tiny", 4, 1e-3, {"train_small.txt": 1}, (3e-4, 1e-3, 3e-3), (0, 1))
+    plan = Plan(budget, str(tmp_path), str(tmp_path / "work"), jobs=3)
+    list(run_benchmark(plan, ["transformer", "textcnn"]))
+
+    fine_tuning_starts = [
+        backbones
+        for name, backbones in zip(seen["started"], seen["backbones_at_once"])
+        if "bundle" not in name
+    ]
+    assert any({"transformer", "textcnn"} <= backbones for backbones in fine_tuning_starts)
 
 
 def test_unfinished_groups_name_each_backbone_and_size_without_results():
