@@ -53,9 +53,12 @@ flags.DEFINE_string("test_file", "data/test.txt", "Scored once at the end.")
 flags.DEFINE_string("output_dir", "runs/finetune", "Where metrics, model and logs go.")
 flags.DEFINE_enum(
     "pooling",
-    "mean",
+    None,
     list(POOLINGS),
-    "mean/max over the token outputs, or the backbone's pooled output.",
+    "mean/max over the token outputs, or the backbone's pooled output. Default: the "
+    "backbone's choice, by measurement: "
+    + ", ".join(f"{name} {cls.DEFAULT_POOLING}" for name, cls in backbones.BACKBONES.items())
+    + ".",
 )
 flags.DEFINE_float("classifier_dropout", 0.1, "Dropout before the output layer.")
 flags.DEFINE_bool("init_bias_to_priors", True, "Start the output bias at the labels' log-odds.")

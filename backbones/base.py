@@ -21,6 +21,11 @@ class Backbone(keras.Model):
         config: dict. The subclass's constructor kwargs; `get_config()` returns exactly them.
     """
 
+    #: The fine-tuning head's `--pooling` when none is given, picked by measurement: a masked
+    #: mean of the token outputs learned where a head on the pooled output collapsed to the label
+    #: priors (DESIGN.md, "Measured pitfall"). A backbone may pick another.
+    DEFAULT_POOLING = "mean"
+
     def __init__(self, inputs, outputs, token_embedding, config, **kwargs):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.token_embedding = token_embedding

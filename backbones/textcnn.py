@@ -83,6 +83,11 @@ class TextCNNBackbone(Backbone):
     Outputs: dict `sequence_output` [B, S, H], `pooled_output` [B, H].
     """
 
+    #: Max over positions (as in Kim's TextCNN): on debian-tags `train_small.txt` it beat the
+    #: masked mean by 5 to 7 points of micro-F1, pretrained and from scratch alike
+    #: (docs/benchmarks/max_pooling.md, pretrain_vs_scratch_maxpool.md).
+    DEFAULT_POOLING = "max"
+
     PRESETS = {
         "tiny": dict(num_layers=2, hidden_dim=128, filters=128, kernel_sizes=[3, 5, 7]),
         "mini": dict(num_layers=4, hidden_dim=256, filters=256, kernel_sizes=[3, 5, 7]),

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 
+import backbones
 from bert_tf import reports
 from bert_tf.benchmark_report import write_outputs
 from bert_tf.classifier import POOLINGS
@@ -45,7 +46,8 @@ class Budget:
     """How much compute a benchmark spends.
 
     `epochs` maps each labeled train file to its fine-tuning epochs (both arms get the same);
-    `pooling` is the classifier head's `--pooling`.
+    `pooling` is the classifier head's `--pooling` for every backbone (None: each backbone's
+    `DEFAULT_POOLING`, as `train_bert_fine_tuning.py` does).
     """
 
     model_size: str
@@ -54,11 +56,15 @@ class Budget:
     epochs: dict
     learning_rates: tuple
     seeds: tuple
-    pooling: str = "mean"
+    pooling: str | None = None
 
     @property
     def train_files(self):
         return tuple(self.epochs)
+
+    def pooling_of(self, backbone):
+        """The `--pooling` both arms of `backbone` fine-tune with."""
+        return self.pooling or backbones.get(backbone).DEFAULT_POOLING
 
 
 BUDGETS = {
@@ -171,7 +177,8 @@ def run_name(backbone, arm, train_file, learning_rate, seed, budget):
     pretraining steps share their scratch runs.
     """
     arm_part = f"pretrained{budget.pretrain_steps}" if arm == "pretrained" else arm
-    pooling_part = "" if budget.pooling == "mean" else f"_{budget.pooling}pool"
+    pooling = budget.pooling_of(backbone)
+    pooling_part = "" if pooling == "mean" else f"_{pooling}pool"
     return (
         f"{backbone}_{train_file.split('.')[0]}_{arm_part}{pooling_part}"
         f"_lr{learning_rate:g}_s{seed}"
@@ -198,7 +205,7 @@ def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
                     f"--epochs={plan.budget.epochs[train_file]}",
                     f"--learning_rate={learning_rate}",
                     f"--seed={seed}",
-                    f"--pooling={plan.budget.pooling}",
+                    f"--pooling={plan.budget.pooling_of(backbone)}",
                 ],
                 output + ".log",
                 plan.threads,
@@ -351,7 +358,8 @@ def main():
     parser.add_argument(
         "--pooling",
         choices=POOLINGS,
-        help="Override the budget's classifier pooling (runs are named by it).",
+        help="One classifier pooling for every backbone instead of each backbone's default "
+        "(runs are named by it).",
     )
     parser.add_argument(
         "--train_files",

@@ -31,10 +31,11 @@ def markdown_report(records):
         lines += [
             f"### {train_file}",
             "",
-            "| backbone | arm | lr | seeds | valid F1 ep 1 | ep 5 | ep N | best ep | "
+            "| backbone | arm | pooling | lr | seeds | valid F1 ep 1 | ep 5 | ep N | best ep | "
             "loss at start | valid loss ep 1 | test micro-F1 | test macro-F1 | test mean-F1 | "
             "minutes |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+            "| --- |",
         ]
         groups = {}
         for r in chosen:
@@ -45,7 +46,7 @@ def markdown_report(records):
             setting = f"{rate:g}" if rate else f"C={runs[0]['c']:g}"
             best_epochs = [r["best_epoch"] for r in runs if r.get("best_epoch")]
             lines.append(
-                f"| {backbone} | {arm} | {setting} | "
+                f"| {backbone} | {arm} | {runs[0].get('pooling') or '–'} | {setting} | "
                 f"{len(runs)} | {_curve_at(runs, 0)} | {_curve_at(runs, 4)} | "
                 f"{_curve_at(runs, -1)} | {','.join(map(str, best_epochs)) or '–'} | "
                 f"{_mean_std([r.get('first_step_loss') for r in runs])} | "

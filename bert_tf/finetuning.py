@@ -41,7 +41,7 @@ class FinetuneConfig:
     backbone_overrides: dict = dataclasses.field(default_factory=dict)
     tokenizer: str = "wordpiece"
     vocab_size: int = 8000
-    pooling: str = "mean"
+    pooling: str | None = None  # None: the backbone's DEFAULT_POOLING
     classifier_dropout: float = 0.1
     init_bias_to_priors: bool = True
     epochs: int = 10
@@ -73,7 +73,7 @@ class FinetuneConfig:
                 f"--max_seq_length={self.max_seq_length} cannot hold [CLS] text [SEP]; "
                 "expected at least 3"
             )
-        if self.pooling not in POOLINGS:
+        if self.pooling is not None and self.pooling not in POOLINGS:
             raise InputError(f"--pooling={self.pooling}: expected one of {POOLINGS}")
 
 
@@ -209,6 +209,9 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     )
     if not resuming:
         run_state.record_run(checkpoint_dir, settings)
+    if config.pooling is None:
+        config = dataclasses.replace(config, pooling=backbones.get(backbone_name).DEFAULT_POOLING)
+        logging.info("--pooling=%s (the %s backbone's default)", config.pooling, backbone_name)
     steps_per_epoch = math.ceil(len(files["train"]) / config.batch_size)
     num_steps = config.epochs * steps_per_epoch
     with strategy.scope():

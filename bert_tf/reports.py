@@ -80,6 +80,7 @@ def finetune_row(directory):
         learning_rate=config["learning_rate"],
         epochs=len(metrics["history"]),
         seed=config["seed"],
+        pooling=config.get("pooling"),
         first_step_loss=metrics["first_step_loss"],
         epoch1_train_loss=first["train_loss"],
         epoch1_valid_loss=first["valid_loss"],

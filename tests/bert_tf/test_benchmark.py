@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+import backbones
 from bert_tf import benchmark
 from bert_tf.benchmark import Budget, Plan, run_benchmark
 from bert_tf.benchmark_report import markdown_report, plot_curves, unfinished_groups
@@ -40,20 +41,21 @@ def record(backbone, arm, seed, test_micro_f1, curve, chosen=True, lr=1e-3, **ex
 
 def test_report_gives_mean_std_and_gain():
     records = [
-        record("transformer", "pretrained", 0, 0.50, [0.3, 0.4]),
-        record("transformer", "pretrained", 1, 0.52, [0.3, 0.45]),
-        record("transformer", "scratch", 0, 0.40, [0.2, 0.3]),
-        record("transformer", "scratch", 1, 0.44, [0.2, 0.35]),
+        record("transformer", "pretrained", 0, 0.50, [0.3, 0.4], pooling="max"),
+        record("transformer", "pretrained", 1, 0.52, [0.3, 0.45], pooling="max"),
+        record("transformer", "scratch", 0, 0.40, [0.2, 0.3], pooling="max"),
+        record("transformer", "scratch", 1, 0.44, [0.2, 0.35], pooling="max"),
         record("transformer", "scratch", 0, 0.10, [0.1, 0.1], chosen=False, lr=3e-3),
         record("none", "tfidf_lr", 0, 0.45, [], lr=None, c=10.0),
     ]
     report = markdown_report(records)
+    assert "| transformer | pretrained | max | 0.001 | 2 |" in report
     assert "0.5100 ± 0.0100" in report  # pretrained test micro-F1 over two seeds
     assert "0.4200 ± 0.0200" in report  # the unchosen 3e-3 run is left out
     assert "gains +9.0 points" in report
     assert "twice the larger std: 4.0 points; target of at least 5.0 points" in report
     assert "more than twice the std met" in report
-    assert "| none | tfidf_lr | C=10 |" in report
+    assert "| none | tfidf_lr | – | C=10 |" in report
     assert "pretrained vs. TF-IDF + logistic regression: 0.5100 vs. 0.4500" in report
 
 
@@ -142,6 +144,7 @@ def test_run_names_keep_settings_apart_and_share_scratch_runs_across_pretraining
     short = Budget("tiny", 6000, 1e-3, {"train_small.txt": 10}, (1e-3,), (0,))
     long = dataclasses.replace(short, pretrain_steps=12000)
     max_pooling = dataclasses.replace(short, pooling="max")
+    mean_pooling = dataclasses.replace(short, pooling="mean")
     name = benchmark.run_name
 
     assert name("textcnn", "scratch", "train_small.txt", 1e-3, 0, short) == name(
@@ -154,12 +157,18 @@ def test_run_names_keep_settings_apart_and_share_scratch_runs_across_pretraining
         name(backbone, arm, "train_small.txt", 1e-3, 0, budget)
         for backbone in ("textcnn", "transformer")
         for arm in ("pretrained", "scratch")
-        for budget in (short, max_pooling)
+        for budget in (short, max_pooling, mean_pooling)
     }
-    assert len(names) == 8
+    assert len(names) == 8  # without --pooling each backbone's default: mean or max
     assert name("transformer", "pretrained", "train.txt", 3e-4, 2, max_pooling) == (
         "transformer_train_pretrained6000_maxpool_lr0.0003_s2"
     )
+    for backbone in ("textcnn", "transformer"):
+        default = backbones.get(backbone).DEFAULT_POOLING
+        assert short.pooling_of(backbone) == default
+        assert name(backbone, "scratch", "train.txt", 1e-3, 0, short) == name(
+            backbone, "scratch", "train.txt", 1e-3, 0, dataclasses.replace(short, pooling=default)
+        )
 
 
 def test_budget_overrides_replace_only_what_is_given():
@@ -210,6 +219,7 @@ def fake_scripts(monkeypatch, valid_f1_at):
                 "train_file": flags["train_file"],
                 "learning_rate": float(flags["learning_rate"]),
                 "seed": int(flags["seed"]),
+                "pooling": flags["pooling"],
             },
             "history": [dict(train_loss=0.1, valid_loss=0.1, valid_micro_f1=f1)],
             "first_step_loss": 0.7,
@@ -250,6 +260,9 @@ def test_at_most_jobs_runs_go_at_once_across_backbones_sweeps_and_arms(tmp_path,
     assert chosen == {
         (backbone, arm, 1e-3) for backbone in ("transformer", "textcnn") for arm in ARMS
     } | {("none", "tfidf_lr", None)}
+    for r in records:  # both arms of a backbone pool as that backbone declares
+        if r["arm"] != "tfidf_lr":
+            assert r["pooling"] == backbones.get(r["backbone"]).DEFAULT_POOLING
 
 
 def test_a_slot_one_backbones_arms_leave_free_goes_to_the_others_runs(tmp_path, monkeypatch):

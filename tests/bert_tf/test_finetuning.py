@@ -197,6 +197,7 @@ def finetuned(request, bundles, labeled, tmp_path_factory):
         tokenizer=captured["tokenizer"],
         labeled=labeled,
         bundle=bundles[request.param],
+        backbone_name=request.param,
     )
 
 
@@ -219,6 +220,14 @@ def test_metrics_json_has_history_and_scores(finetuned):
     assert written["arm"] == "pretrained"
     assert written["restored"]["weights"] == len(bundle_weights(finetuned["bundle"]))
     assert written["steps"] == EPOCHS * 13  # ceil(100 / 8) steps per epoch
+
+
+def test_without_pooling_flag_the_head_pools_as_its_backbone_declares(finetuned):
+    expected = backbones.get(finetuned["backbone_name"]).DEFAULT_POOLING
+    assert finetuned["written"]["config"]["pooling"] == expected
+    assert finetuned["model"].pooling == expected
+    saved, _, _ = load_classifier(os.path.join(finetuned["output_dir"], finetuning.MODEL_DIR))
+    assert saved.pooling == expected
 
 
 def test_scores_come_from_the_epoch_with_the_best_valid_f1(finetuned):
