@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import backbones
+from bert_tf.classifier import POOLINGS
 from bert_tf.errors import InputError
 
 OUTPUT_KEYS = {"sequence_output", "pooled_output"}
@@ -162,3 +163,7 @@ def test_presets_exist_for_every_size(backbone_name):
         widths.append((config["hidden_dim"], config["num_layers"]))
     assert widths == sorted(widths)  # tiny <= mini <= small <= base
     assert widths[0] < widths[-1]
+
+
+def test_default_pooling_is_one_the_classifier_offers(backbone_name):
+    assert backbones.get(backbone_name).DEFAULT_POOLING in POOLINGS
