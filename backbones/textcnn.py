@@ -83,9 +83,9 @@ class TextCNNBackbone(Backbone):
     Outputs: dict `sequence_output` [B, S, H], `pooled_output` [B, H].
     """
 
-    #: Max over positions (as in Kim's TextCNN): on debian-tags `train_small.txt` it beat the
-    #: masked mean by 5 to 7 points of micro-F1, pretrained and from scratch alike
-    #: (docs/benchmarks/max_pooling.md, pretrain_vs_scratch_maxpool.md).
+    #: Max over positions, as in Kim's TextCNN: on debian-tags `train_small.txt` it scored well
+    #: above the masked mean, pretrained and from scratch alike (docs/benchmarks:
+    #: pretrain_vs_scratch.md against pretrain_vs_scratch_meanpool.md).
     DEFAULT_POOLING = "max"
 
     PRESETS = {
