@@ -189,26 +189,30 @@ def fake_scripts(monkeypatch, valid_f1_at):
     """Replaces the real scripts with stand-ins that write just the files the benchmark reads,
     scoring each fine-tuning run `valid_f1_at(learning_rate)`; returns the most runs seen at
     once, the runs' directories in start order and, at each start, the backbones running."""
-    running, seen = [0], {"most_at_once": 0, "started": [], "backbones_at_once": []}
-    running_names = set()
+    seen = {"most_at_once": 0, "started": [], "backbones_at_once": []}
+    running = set()  # the directories of the runs going now
     lock = threading.Lock()
 
     def run(script, args, log_path, threads=0):
         flags = dict(arg[2:].split("=", 1) for arg in args)
+        name = os.path.basename(flags["output_dir"])
         os.makedirs(flags["output_dir"], exist_ok=True)
         with lock:
-            running[0] += 1
-            seen["most_at_once"] = max(seen["most_at_once"], running[0])
-            seen["started"].append(os.path.basename(flags["output_dir"]))
-            seen["backbones_at_once"].append({name.split("_")[0] for name in running_names})
-            running_names.add(os.path.basename(flags["output_dir"]))
-        time.sleep(0.2)
+            seen["started"].append(name)
+            seen["backbones_at_once"].append({other.split("_")[0] for other in running})
+            running.add(name)
+            seen["most_at_once"] = max(seen["most_at_once"], len(running))
+        try:
+            time.sleep(0.2)
+            write_outputs(script, flags)
+        finally:
+            with lock:
+                running.remove(name)
+
+    def write_outputs(script, flags):
         if script == "train_bert_lm.py":
             with open(os.path.join(flags["output_dir"], "config.json"), "w") as f:
                 json.dump({"backbone": {"name": flags["backbone"]}}, f)
-            with lock:
-                running[0] -= 1
-                running_names.remove(os.path.basename(flags["output_dir"]))
             return
         f1 = valid_f1_at(float(flags["learning_rate"]))
         scores = dict(micro_f1=f1, macro_f1=f1, mean_f1=f1, precision=f1, recall=f1)
@@ -230,9 +234,6 @@ def fake_scripts(monkeypatch, valid_f1_at):
         }
         with open(os.path.join(flags["output_dir"], "metrics.json"), "w") as f:
             json.dump(metrics, f)
-        with lock:
-            running[0] -= 1
-            running_names.remove(os.path.basename(flags["output_dir"]))
 
     monkeypatch.setattr(benchmark, "_run", run)
     monkeypatch.setattr(benchmark, "shared_vocabulary", lambda plan: "vocab.txt")
