@@ -21,7 +21,8 @@ def run_tfidf_baseline(
 
     Returns:
         dict: the chosen `c` and `threshold`, `valid` and `test` scores, `tried` (each C's
-        valid micro-F1), `wall_seconds`.
+        valid micro-F1), `wall_seconds`; `labels` (names, in column order) and the chosen
+        model's `test_probabilities` [N, labels], for analyses beyond the scores.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -54,11 +55,18 @@ def run_tfidf_baseline(
         if best is not None and valid["micro_f1"] < best["valid"]["micro_f1"]:
             break
         if best is None or valid["micro_f1"] > best["valid"]["micro_f1"]:
+            test_probabilities = _probabilities(model, features["test"], present)
             test = metrics.multilabel_scores(
-                truth["test"],
-                metrics.decide_labels(_probabilities(model, features["test"], present), threshold),
+                truth["test"], metrics.decide_labels(test_probabilities, threshold)
             )
-            best = {"c": c, "threshold": float(threshold), "valid": valid, "test": test}
+            best = {
+                "c": c,
+                "threshold": float(threshold),
+                "valid": valid,
+                "test": test,
+                "labels": label_set.names,
+                "test_probabilities": test_probabilities,
+            }
     best["tried"] = tried
     best["wall_seconds"] = round(time.perf_counter() - started, 1)
     return best

@@ -7,11 +7,8 @@ import finetuning_support as support
 import numpy as np
 import pytest
 
-import backbones
-from bert_tf.classifier import MultiLabelClassifier
-from bert_tf.classifier_bundle import load_classifier, model_inputs_example, save_classifier
+from bert_tf.classifier_bundle import load_classifier
 from bert_tf.predict import format_predictions, predict_probabilities
-from bert_tf.tokenization import Tokenizer, TokenizerConfig, learn_vocabulary
 
 LABELS = ["audio", "science", "gui"]
 THRESHOLDS = [0.5, 0.45, 0.55]
@@ -58,31 +55,7 @@ def saved_model(tmp_path_factory):
     """An untrained tiny classifier saved as fine-tuning saves one (training is not what the
     command is about)."""
     directory = tmp_path_factory.mktemp("predict") / "model"
-    texts = [line.split("__label__")[0] for line in support.read_lines("train.txt", 60)]
-    config = TokenizerConfig("wordpiece")
-    tokenizer = Tokenizer(learn_vocabulary(texts, config, 150), config)
-    backbone = backbones.build(
-        "transformer",
-        backbones.backbone_config(
-            "transformer",
-            tokenizer.vocabulary_size,
-            "tiny",
-            max_sequence_length=32,
-            **support.tiny_overrides("transformer"),
-        ),
-    )
-    model = MultiLabelClassifier(backbone, len(LABELS), "mean")
-    model(model_inputs_example())
-    save_classifier(
-        str(directory),
-        model=model,
-        backbone_name="transformer",
-        tokenizer=tokenizer,
-        labels=LABELS,
-        thresholds=THRESHOLDS,
-        max_seq_length=32,
-    )
-    return str(directory)
+    return support.make_untrained_classifier(directory, LABELS, THRESHOLDS)
 
 
 def test_predictions_do_not_depend_on_the_batch_size(saved_model):

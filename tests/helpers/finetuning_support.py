@@ -13,7 +13,8 @@ import sys
 
 import backbones
 from bert_tf import bundle
-from bert_tf.classifier_bundle import model_inputs_example
+from bert_tf.classifier import MultiLabelClassifier
+from bert_tf.classifier_bundle import model_inputs_example, save_classifier
 from bert_tf.pretraining import PretrainConfig, run_pretraining
 from bert_tf.tokenization import Tokenizer, TokenizerConfig, learn_vocabulary
 
@@ -129,10 +130,8 @@ def checkpoint_step(checkpoint_dir) -> int:
     return int(first.rsplit("-", 1)[-1].strip().strip('"'))
 
 
-def make_untrained_bundle(directory, backbone_name: str = "transformer") -> str:
-    """A complete, valid bundle with fresh weights and no training (no tf.function to trace),
-    for tests about the bundle's files rather than its weights; returns its directory."""
-    directory = str(directory)
+def _untrained_tiny_backbone(backbone_name: str):
+    """A tokenizer learned from the sample's first 60 train lines and a fresh tiny backbone."""
     texts = [line.split("__label__")[0] for line in read_lines("train.txt", 60)]
     config = TokenizerConfig("wordpiece")
     tokenizer = Tokenizer(learn_vocabulary(texts, config, 150), config)
@@ -146,6 +145,14 @@ def make_untrained_bundle(directory, backbone_name: str = "transformer") -> str:
             **tiny_overrides(backbone_name),
         ),
     )
+    return tokenizer, backbone
+
+
+def make_untrained_bundle(directory, backbone_name: str = "transformer") -> str:
+    """A complete, valid bundle with fresh weights and no training (no tf.function to trace),
+    for tests about the bundle's files rather than its weights; returns its directory."""
+    directory = str(directory)
+    tokenizer, backbone = _untrained_tiny_backbone(backbone_name)
     backbone(model_inputs_example())
     bundle.save_bundle(
         directory,
@@ -156,5 +163,24 @@ def make_untrained_bundle(directory, backbone_name: str = "transformer") -> str:
         tasks=[],
         training_summary={},
         head_variables=[],
+    )
+    return directory
+
+
+def make_untrained_classifier(directory, labels, thresholds) -> str:
+    """A fine-tuned model directory (as fine-tuning saves one) holding an untrained tiny
+    Transformer classifier, for tests about using a saved model rather than training one."""
+    directory = str(directory)
+    tokenizer, backbone = _untrained_tiny_backbone("transformer")
+    model = MultiLabelClassifier(backbone, len(labels), "mean")
+    model(model_inputs_example())
+    save_classifier(
+        directory,
+        model=model,
+        backbone_name="transformer",
+        tokenizer=tokenizer,
+        labels=list(labels),
+        thresholds=thresholds,
+        max_seq_length=32,
     )
     return directory

@@ -1,0 +1,216 @@
+"""Which groups of near-identical test lines decide a comparison of models.
+
+    python -m bert_tf.cluster_analysis --data_dir=../shared/data/debian-tags \
+        --tfidf_train_file=train_small.txt --out=docs/benchmarks/test_clusters \
+        runs/benchmark/full/transformer_train_small_pretrained12000_lr0.001_s0 ...
+
+A split made by origin (package, author, site) can hold many near-identical lines of one
+origin, and a model that errs on such a group loses as if it erred on that many independent
+examples. This finds the groups (lines sharing most of their words, see
+`near_duplicate_groups`), decides each model's labels with the thresholds it
+was saved with, and reports for each model: micro-F1 on the split, micro-F1 with every group
+weighted as one line (group-balanced), and micro-F1 on each of the largest groups. It explains
+a result; it chooses nothing, so running it on test tunes nothing. Needs the `benchmark` extra
+(scikit-learn).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from bert_tf import metrics
+from bert_tf.labeled_data import LabelSet, read_labeled_file
+
+#: How a TF-IDF reference's decisions are named in the report.
+TFIDF_NAME = "tfidf_lr"
+
+
+def near_duplicate_groups(texts, min_similarity=0.8):
+    """Group ids [N]: texts joined (transitively) when the cosine similarity of their word sets
+    (shared words over the geometric mean of their sizes) reaches `min_similarity`. Word sets,
+    not TF-IDF: lines from one template differ in a name or two, which TF-IDF weighs most.
+    Group 0 is the largest; a text like no other is a group of its own."""
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.preprocessing import normalize
+
+    word_sets = normalize(CountVectorizer(binary=True).fit_transform(texts).astype(np.float64))
+    similar = (word_sets @ word_sets.T) >= min_similarity
+    _, component = connected_components(similar, directed=False)
+    sizes = np.bincount(component)
+    first_line = np.array([np.argmax(component == c) for c in range(len(sizes))])
+    # Renumber by decreasing size (ties by first line), so group 0 is the largest.
+    order = np.lexsort((first_line, -sizes))
+    renumber = np.empty(len(sizes), np.int64)
+    renumber[order] = np.arange(len(sizes))
+    return renumber[component]
+
+
+def weighted_micro_f1(y_true, y_pred, weights):
+    """Micro-F1 with each example's true/false positives and false negatives times its weight."""
+    y_true, y_pred = np.asarray(y_true, bool), np.asarray(y_pred, bool)
+    weights = np.asarray(weights, np.float64)
+    tp = weights @ (y_true & y_pred).sum(axis=1)
+    wrong = weights @ (y_true != y_pred).sum(axis=1)
+    return float(2 * tp / (2 * tp + wrong)) if tp + wrong else 0.0
+
+
+def run_decisions(run_dir, texts, label_names):
+    """A fine-tuning run's decisions [N, len(label_names)] with its saved thresholds, columns
+    in `label_names` order (a label the model lacks is never decided)."""
+    from bert_tf.classifier_bundle import load_classifier
+    from bert_tf.predict import predict_probabilities
+
+    model, tokenizer, config = load_classifier(os.path.join(run_dir, "model"))
+    probabilities = predict_probabilities(model, tokenizer, texts, config["max_seq_length"])
+    classifier = config["classifier"]
+    decided = metrics.decide_labels(probabilities, np.asarray(classifier["thresholds"]))
+    return _align(decided, classifier["labels"], label_names)
+
+
+def tfidf_decisions(train_file, valid_file, test_file, label_names):
+    """The TF-IDF + logistic-regression reference's test decisions, fitted and thresholded on
+    valid exactly as the benchmark does, columns in `label_names` order."""
+    from bert_tf.tfidf_baseline import run_tfidf_baseline
+
+    baseline = run_tfidf_baseline(train_file, valid_file, test_file)
+    decided = metrics.decide_labels(baseline["test_probabilities"], baseline["threshold"])
+    return _align(decided, baseline["labels"], label_names)
+
+
+def _align(decided, names, label_names):
+    aligned = np.zeros((len(decided), len(label_names)), bool)
+    column = {name: j for j, name in enumerate(names)}
+    for j, name in enumerate(label_names):
+        if name in column:
+            aligned[:, j] = decided[:, column[name]]
+    return aligned
+
+
+def analyze(truth, decisions, groups, texts, largest=8):
+    """The report's figures: per model, micro-F1 overall, group-balanced and on each of the
+    `largest` groups (when bigger than one line).
+
+    Args:
+        truth: bool [N, L]. True labels.
+        decisions: dict name -> bool [N, L]. Each model's decided labels.
+        groups: int [N]. Group ids from `near_duplicate_groups`.
+        texts: list[str]. The lines, to show the start of each large group's first one.
+        largest: int. How many of the largest groups to break out.
+    """
+    sizes = np.bincount(groups)
+    balanced = 1.0 / sizes[groups]
+    shown = [g for g in range(min(largest, len(sizes))) if sizes[g] > 1]
+    report = {
+        "lines": len(texts),
+        "groups": len(sizes),
+        "lines_in_groups_of_2_or_more": int((sizes[groups] > 1).sum()),
+        "largest_groups": [
+            {
+                "group": g,
+                "lines": int(sizes[g]),
+                "first_line": texts[int(np.argmax(groups == g))][:80],
+            }
+            for g in shown
+        ],
+        "models": {},
+    }
+    for name, decided in decisions.items():
+        rest = groups != 0
+        report["models"][name] = {
+            "micro_f1": metrics.multilabel_scores(truth, decided)["micro_f1"],
+            "group_balanced_micro_f1": weighted_micro_f1(truth, decided, balanced),
+            "micro_f1_without_largest_group": metrics.multilabel_scores(truth[rest], decided[rest])[
+                "micro_f1"
+            ],
+            "largest_groups_micro_f1": [
+                metrics.multilabel_scores(truth[groups == g], decided[groups == g])["micro_f1"]
+                for g in shown
+            ],
+        }
+    return report
+
+
+def markdown(report, command):
+    """The report as markdown: each model's figures, then the largest groups (models by number)."""
+    names = list(report["models"])
+    lines = [
+        f"`{command}`",
+        "",
+        f"{report['lines']} lines in {report['groups']} groups of near-identical lines; "
+        f"{report['lines_in_groups_of_2_or_more']} lines share a group with another.",
+        "",
+        "| # | model | micro-F1 | group-balanced micro-F1 | micro-F1 without group 0 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for number, name in enumerate(names, start=1):
+        figures = report["models"][name]
+        lines.append(
+            f"| {number} | {name} | {figures['micro_f1']:.4f} "
+            f"| {figures['group_balanced_micro_f1']:.4f} "
+            f"| {figures['micro_f1_without_largest_group']:.4f} |"
+        )
+    lines += ["", "Micro-F1 of each model (#) on the largest groups:", ""]
+    numbers = " | ".join(f"#{number}" for number in range(1, len(names) + 1))
+    lines.append(f"| group | lines | first line | {numbers} |")
+    lines.append("| --- | --- | --- |" + " --- |" * len(names))
+    for k, group in enumerate(report["largest_groups"]):
+        scores = " | ".join(
+            f"{report['models'][name]['largest_groups_micro_f1'][k]:.3f}" for name in names
+        )
+        first = group["first_line"].replace("|", "\\|")
+        lines.append(f"| {group['group']} | {group['lines']} | {first} | {scores} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="fine-tuning output directories (with model/)")
+    parser.add_argument("--data_dir", required=True, help="holds valid.txt and test.txt")
+    parser.add_argument("--split", default="test.txt", help="the labeled file to analyze")
+    parser.add_argument(
+        "--tfidf_train_file",
+        help="also analyze TF-IDF + logistic regression trained on this file of --data_dir",
+    )
+    parser.add_argument("--min_similarity", type=float, default=0.8)
+    parser.add_argument("--out", help="path prefix: also writes <out>.json and <out>.md")
+    args = parser.parse_args()
+
+    split_file = os.path.join(args.data_dir, args.split)
+    examples = read_labeled_file(split_file, "analyzed file")
+    label_names = _saved_labels(args.runs[0])
+    truth = LabelSet(label_names).encode(examples.labels)[0] > 0
+    decisions = {
+        os.path.basename(os.path.normpath(run)): run_decisions(run, examples.texts, label_names)
+        for run in args.runs
+    }
+    if args.tfidf_train_file:
+        decisions[TFIDF_NAME] = tfidf_decisions(
+            os.path.join(args.data_dir, args.tfidf_train_file),
+            os.path.join(args.data_dir, "valid.txt"),
+            split_file,
+            label_names,
+        )
+    groups = near_duplicate_groups(examples.texts, args.min_similarity)
+    report = analyze(truth, decisions, groups, examples.texts)
+    command = " ".join(["python -m bert_tf.cluster_analysis", *sys.argv[1:]])
+    text = markdown(report, command)
+    print(text)
+    if args.out:
+        with open(args.out + ".json", "w", encoding="utf-8") as f:
+            json.dump(dict(report, command=command), f, indent=2)
+            f.write("\n")
+        with open(args.out + ".md", "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+def _saved_labels(run_dir):
+    with open(os.path.join(run_dir, "model", "config.json"), encoding="utf-8") as f:
+        return json.load(f)["classifier"]["labels"]
+
+
+if __name__ == "__main__":
+    main()
