@@ -138,10 +138,15 @@ def markdown(report, command):
     """The report as markdown: each model's figures, then the largest groups (models by number)."""
     names = list(report["models"])
     lines = [
+        "# Groups of near-identical lines and what they weigh",
+        "",
         f"`{command}`",
         "",
-        f"{report['lines']} lines in {report['groups']} groups of near-identical lines; "
-        f"{report['lines_in_groups_of_2_or_more']} lines share a group with another.",
+        f"{report['lines']} lines in {report['groups']} groups of near-identical lines (sharing "
+        f"most of their words); {report['lines_in_groups_of_2_or_more']} lines share a group "
+        "with another. Each model decides with the thresholds it was saved with. "
+        "Group-balanced micro-F1 weighs every line by 1 / its group's size, so a group counts "
+        "as one line.",
         "",
         "| # | model | micro-F1 | group-balanced micro-F1 | micro-F1 without group 0 |",
         "| --- | --- | --- | --- | --- |",
