@@ -7,10 +7,10 @@
 A split made by origin (package, author, site) can hold many near-identical lines of one
 origin, and a model that errs on such a group loses as if it erred on that many independent
 examples. This finds the groups (lines sharing most of their words, see
-`near_duplicate_groups`), decides each model's labels with the thresholds it
-was saved with, and reports for each model: micro-F1 on the split, micro-F1 with every group
-weighted as one line (group-balanced), and micro-F1 on each of the largest groups. It explains
-a result; it chooses nothing, so running it on test tunes nothing. Needs the `benchmark` extra
+`near_duplicate_groups`), decides each model's labels with the thresholds it was saved with,
+and reports for each model: micro-F1 on the split, micro-F1 with every group weighted as one
+line (group-balanced), and micro-F1 on each of the largest groups. It explains a result; it
+chooses nothing, so running it on test tunes nothing. Needs the `benchmark` extra
 (scikit-learn).
 """
 
@@ -22,7 +22,10 @@ import sys
 import numpy as np
 
 from bert_tf import metrics
+from bert_tf.classifier_bundle import load_classifier
 from bert_tf.labeled_data import LabelSet, read_labeled_file
+from bert_tf.predict import predict_probabilities
+from bert_tf.tfidf_baseline import run_tfidf_baseline
 
 #: How a TF-IDF reference's decisions are named in the report.
 TFIDF_NAME = "tfidf_lr"
@@ -41,7 +44,7 @@ def near_duplicate_groups(texts, min_similarity=0.8):
     similar = (word_sets @ word_sets.T) >= min_similarity
     _, component = connected_components(similar, directed=False)
     sizes = np.bincount(component)
-    first_line = np.array([np.argmax(component == c) for c in range(len(sizes))])
+    _, first_line = np.unique(component, return_index=True)
     # Renumber by decreasing size (ties by first line), so group 0 is the largest.
     order = np.lexsort((first_line, -sizes))
     renumber = np.empty(len(sizes), np.int64)
@@ -61,9 +64,6 @@ def weighted_micro_f1(y_true, y_pred, weights):
 def run_decisions(run_dir, texts, label_names):
     """A fine-tuning run's decisions [N, len(label_names)] with its saved thresholds, columns
     in `label_names` order (a label the model lacks is never decided)."""
-    from bert_tf.classifier_bundle import load_classifier
-    from bert_tf.predict import predict_probabilities
-
     model, tokenizer, config = load_classifier(os.path.join(run_dir, "model"))
     probabilities = predict_probabilities(model, tokenizer, texts, config["max_seq_length"])
     classifier = config["classifier"]
@@ -74,8 +74,6 @@ def run_decisions(run_dir, texts, label_names):
 def tfidf_decisions(train_file, valid_file, test_file, label_names):
     """The TF-IDF + logistic-regression reference's test decisions, fitted and thresholded on
     valid exactly as the benchmark does, columns in `label_names` order."""
-    from bert_tf.tfidf_baseline import run_tfidf_baseline
-
     baseline = run_tfidf_baseline(train_file, valid_file, test_file)
     decided = metrics.decide_labels(baseline["test_probabilities"], baseline["threshold"])
     return _align(decided, baseline["labels"], label_names)
