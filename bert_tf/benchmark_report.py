@@ -4,8 +4,10 @@ import json
 
 import numpy as np
 
-#: The issue's bar: the pretrained arm's test micro-F1 gain over the tuned scratch arm.
+#: The issue's bar: the pretrained arm's test micro-F1 gain over the tuned scratch arm...
 GAIN_TARGET_POINTS = 5.0
+#: ...on the low-resource labeled set; larger sets report their gain without a target.
+GAIN_TARGET_TRAIN_FILE = "train_small.txt"
 
 
 def _mean_std(values):
@@ -27,7 +29,8 @@ def markdown_report(records):
     """Tables per backbone and size (chosen runs, mean ± std over seeds) and the gain."""
     lines = ["Mean ± std over seeds at each arm's chosen learning rate.", ""]
     chosen = [r for r in records if r["chosen"]]
-    for train_file in sorted({r["train_file"] for r in chosen}):
+    # Sections in the order the benchmark ran them: smallest labeled set first.
+    for train_file in dict.fromkeys(r["train_file"] for r in chosen):
         lines += [
             f"### {train_file}",
             "",
@@ -63,12 +66,16 @@ def markdown_report(records):
             if pre and scratch:
                 gain = 100 * (np.mean(pre) - np.mean(scratch))
                 spread = 2 * 100 * max(np.std(pre), np.std(scratch))
-                met = gain >= GAIN_TARGET_POINTS and gain > spread
+                target = ""
+                if train_file == GAIN_TARGET_TRAIN_FILE:
+                    met = gain >= GAIN_TARGET_POINTS and gain > spread
+                    target = (
+                        f"; target of at least {GAIN_TARGET_POINTS} points and more than "
+                        f"twice the std {'met' if met else 'not met'}"
+                    )
                 lines.append(
                     f"- {backbone}: pretraining gains {gain:+.1f} points of test micro-F1 "
-                    f"(twice the larger std: {spread:.1f} points; target of at least "
-                    f"{GAIN_TARGET_POINTS} points and more than twice the std "
-                    f"{'met' if met else 'not met'})."
+                    f"(twice the larger std: {spread:.1f} points{target})."
                 )
             tfidf = [r["test_micro_f1"] for r in groups.get(("none", "tfidf_lr"), [])]
             if pre and tfidf:

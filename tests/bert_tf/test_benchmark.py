@@ -72,6 +72,19 @@ def test_report_says_when_the_gain_target_is_missed():
     assert "not met" in report
 
 
+def test_report_keeps_the_run_order_and_sets_the_gain_target_on_the_small_set_only():
+    runs = [
+        record("textcnn", "pretrained", 0, 0.60, [0.3]),
+        record("textcnn", "scratch", 0, 0.50, [0.3]),
+    ]
+    larger = [dict(r, train_file="train.txt", test_micro_f1=r["test_micro_f1"] + 0.1) for r in runs]
+    report = markdown_report(runs + larger)
+    small_part, large_part = report.split("### train.txt")
+    assert "### train_small.txt" in small_part  # run first, shown first
+    assert "gains +10.0 points" in small_part and "more than twice the std met" in small_part
+    assert "gains +10.0 points" in large_part and "target" not in large_part
+
+
 def test_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "curves.png"
