@@ -1,7 +1,7 @@
 """What pretraining gains, measured fairly: pretrained vs. no-pretrain, per backbone and size.
 
     python -m bert_tf.benchmark --budget=quick   # about 20 minutes on 2 cores: one seed, short
-    python -m bert_tf.benchmark --budget=full    # about 4.5 hours: the committed figures' settings
+    python -m bert_tf.benchmark --budget=full    # about 3.5 hours: the committed figures' settings
 
 For every backbone it pretrains one bundle (reused by all its fine-tuning runs). For every
 labeled-set size and arm (`pretrained`: the bundle's weights; `scratch`: the same vocabulary,
