@@ -52,34 +52,26 @@ def near_duplicate_groups(texts, min_similarity=0.8):
     return renumber[component]
 
 
-def weighted_micro_f1(y_true, y_pred, weights):
-    """Micro-F1 with each example's true/false positives and false negatives times its weight."""
-    y_true, y_pred = np.asarray(y_true, bool), np.asarray(y_pred, bool)
-    weights = np.asarray(weights, np.float64)
-    tp = weights @ (y_true & y_pred).sum(axis=1)
-    wrong = weights @ (y_true != y_pred).sum(axis=1)
-    return float(2 * tp / (2 * tp + wrong)) if tp + wrong else 0.0
-
-
-def run_decisions(run_dir, texts, label_names):
-    """A fine-tuning run's decisions [N, len(label_names)] with its saved thresholds, columns
-    in `label_names` order (a label the model lacks is never decided)."""
+def run_decisions(run_dir, texts):
+    """A fine-tuning run's decisions [N, its labels] with its saved thresholds, and its label
+    names in column order."""
     model, tokenizer, config = load_classifier(os.path.join(run_dir, "model"))
     probabilities = predict_probabilities(model, tokenizer, texts, config["max_seq_length"])
     classifier = config["classifier"]
     decided = metrics.decide_labels(probabilities, np.asarray(classifier["thresholds"]))
-    return _align(decided, classifier["labels"], label_names)
+    return decided, classifier["labels"]
 
 
-def tfidf_decisions(train_file, valid_file, test_file, label_names):
+def tfidf_decisions(train_file, valid_file, test_file):
     """The TF-IDF + logistic-regression reference's test decisions, fitted and thresholded on
-    valid exactly as the benchmark does, columns in `label_names` order."""
+    valid exactly as the benchmark does, and its label names in column order."""
     baseline = run_tfidf_baseline(train_file, valid_file, test_file)
     decided = metrics.decide_labels(baseline["test_probabilities"], baseline["threshold"])
-    return _align(decided, baseline["labels"], label_names)
+    return decided, baseline["labels"]
 
 
 def _align(decided, names, label_names):
+    """`decided`'s columns (named `names`) reordered to `label_names`; a missing one is False."""
     aligned = np.zeros((len(decided), len(label_names)), bool)
     column = {name: j for j, name in enumerate(names)}
     for j, name in enumerate(label_names):
@@ -120,7 +112,7 @@ def analyze(truth, decisions, groups, texts, largest=8):
         rest = groups != 0
         report["models"][name] = {
             "micro_f1": metrics.multilabel_scores(truth, decided)["micro_f1"],
-            "group_balanced_micro_f1": weighted_micro_f1(truth, decided, balanced),
+            "group_balanced_micro_f1": metrics.weighted_micro_f1(truth, decided, balanced),
             "micro_f1_without_largest_group": metrics.multilabel_scores(truth[rest], decided[rest])[
                 "micro_f1"
             ],
@@ -184,10 +176,8 @@ def main():
 
     split_file = os.path.join(args.data_dir, args.split)
     examples = read_labeled_file(split_file, "analyzed file")
-    label_names = _saved_labels(args.runs[0])
-    truth = LabelSet(label_names).encode(examples.labels)[0] > 0
     decisions = {
-        os.path.basename(os.path.normpath(run)): run_decisions(run, examples.texts, label_names)
+        os.path.basename(os.path.normpath(run)): run_decisions(run, examples.texts)
         for run in args.runs
     }
     if args.tfidf_train_file:
@@ -195,8 +185,13 @@ def main():
             os.path.join(args.data_dir, args.tfidf_train_file),
             os.path.join(args.data_dir, "valid.txt"),
             split_file,
-            label_names,
         )
+    # Every model is scored on the first run's labels, as its own fine-tuning scored it.
+    label_names = next(iter(decisions.values()))[1]
+    truth = LabelSet(label_names).encode(examples.labels)[0] > 0
+    decisions = {
+        name: _align(decided, names, label_names) for name, (decided, names) in decisions.items()
+    }
     groups = near_duplicate_groups(examples.texts, args.min_similarity)
     report = analyze(truth, decisions, groups, examples.texts)
     command = " ".join(["python -m bert_tf.cluster_analysis", *sys.argv[1:]])
@@ -208,11 +203,6 @@ def main():
             f.write("\n")
         with open(args.out + ".md", "w", encoding="utf-8") as f:
             f.write(text)
-
-
-def _saved_labels(run_dir):
-    with open(os.path.join(run_dir, "model", "config.json"), encoding="utf-8") as f:
-        return json.load(f)["classifier"]["labels"]
 
 
 if __name__ == "__main__":

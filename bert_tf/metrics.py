@@ -63,6 +63,20 @@ def multilabel_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float
     }
 
 
+def weighted_micro_f1(y_true: np.ndarray, y_pred: np.ndarray, weights) -> float:
+    """Micro-F1 with each example's true positives, false positives and false negatives
+    counted `weights[example]` times, e.g. 1 / the size of its group of near-duplicates.
+
+    Raises:
+        ValueError: the arrays are not 2-D or differ in shape (a programming error).
+    """
+    truth, decided = _truth_and_decisions(y_true, y_pred)
+    weights = np.asarray(weights, np.float64)
+    tp = weights @ np.count_nonzero(truth & decided, axis=1)
+    wrong = weights @ np.count_nonzero(truth != decided, axis=1)
+    return _ratio(2 * tp, 2 * tp + wrong)
+
+
 def per_label_scores(y_true: np.ndarray, y_pred: np.ndarray, names: list[str]) -> list[dict]:
     """Score each label on its own, to show which labels the model gets wrong.
 
@@ -214,12 +228,18 @@ def _as_bool_matrix(what: str, array: np.ndarray) -> np.ndarray:
     return array.astype(bool)
 
 
-def _label_counts(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Return per-label true positive, false positive and false negative counts."""
+def _truth_and_decisions(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Return both as 2-D bool arrays, checking that their shapes match."""
     truth = _as_bool_matrix("y_true", y_true)
     decided = _as_bool_matrix("y_pred", y_pred)
     if truth.shape != decided.shape:
         raise ValueError(f"y_true shape {truth.shape} differs from y_pred shape {decided.shape}")
+    return truth, decided
+
+
+def _label_counts(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Return per-label true positive, false positive and false negative counts."""
+    truth, decided = _truth_and_decisions(y_true, y_pred)
     tp = np.count_nonzero(truth & decided, axis=0)
     fp = np.count_nonzero(~truth & decided, axis=0)
     fn = np.count_nonzero(truth & ~decided, axis=0)

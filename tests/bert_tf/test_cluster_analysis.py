@@ -44,18 +44,6 @@ def test_a_high_similarity_bar_splits_the_template_group():
     assert len(set(cluster_analysis.near_duplicate_groups(texts, 1.0))) == 3
 
 
-def test_weighted_micro_f1_on_known_counts():
-    y_true = np.array([[1, 0, 1], [1, 1, 0]], bool)
-    y_pred = np.array([[1, 1, 1], [0, 0, 0]], bool)
-    # Row 0: tp 2, fp 1. Row 1: fn 2.
-    assert cluster_analysis.weighted_micro_f1(y_true, y_pred, [1, 1]) == pytest.approx(4 / 7)
-    assert cluster_analysis.weighted_micro_f1(y_true, y_pred, [1, 1]) == pytest.approx(
-        metrics.multilabel_scores(y_true, y_pred)["micro_f1"]
-    )
-    # Row 1 at half weight: tp 2, wrong 1 + 0.5 * 2.
-    assert cluster_analysis.weighted_micro_f1(y_true, y_pred, [1, 0.5]) == pytest.approx(4 / 6)
-
-
 def test_a_model_wrong_only_on_a_big_group_scores_higher_when_groups_are_balanced():
     # Four lines of group 0, two single lines; every line has label 0 only.
     groups = np.array([0, 0, 0, 0, 1, 2])

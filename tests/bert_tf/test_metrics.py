@@ -9,6 +9,7 @@ from bert_tf.metrics import (
     multilabel_scores,
     per_label_scores,
     tune_threshold,
+    weighted_micro_f1,
 )
 
 # Hand-computed case, labels 0..3 (label 3 occurs in neither matrix):
@@ -145,3 +146,15 @@ def test_tune_threshold_matches_brute_force_over_grid():
     for j, name in enumerate(names):
         label_f1 = [next(row["f1"] for row in rows if row["name"] == name) for rows in tables]
         assert thresholds[j] == grid[int(np.argmax(label_f1))]
+
+
+def test_weighted_micro_f1_on_known_counts():
+    y_true = np.array([[1, 0, 1], [1, 1, 0]], bool)
+    y_pred = np.array([[1, 1, 1], [0, 0, 0]], bool)
+    # Row 0: tp 2, fp 1. Row 1: fn 2.
+    assert weighted_micro_f1(y_true, y_pred, [1, 1]) == pytest.approx(4 / 7)
+    assert weighted_micro_f1(y_true, y_pred, [1, 1]) == pytest.approx(
+        multilabel_scores(y_true, y_pred)["micro_f1"]
+    )
+    # Row 1 at half weight: tp 2, wrong 1 + 0.5 * 2.
+    assert weighted_micro_f1(y_true, y_pred, [1, 0.5]) == pytest.approx(4 / 6)
