@@ -9,7 +9,8 @@ origin, and a model that errs on such a group loses as if it erred on that many 
 examples. This finds the groups (lines sharing most of their words, see
 `near_duplicate_groups`), decides each model's labels with the thresholds it was saved with,
 and reports for each model: micro-F1 on the split, micro-F1 with every group weighted as one
-line (group-balanced), and micro-F1 on each of the largest groups. It explains a result; it
+line (group-balanced), micro-F1 without the largest group, and micro-F1 on each of the largest
+groups. It explains a result; it
 chooses nothing, so running it on test tunes nothing. Needs the `benchmark` extra
 (scikit-learn).
 """
@@ -81,8 +82,8 @@ def _align(decided, names, label_names):
 
 
 def analyze(truth, decisions, groups, texts, largest=8):
-    """The report's figures: per model, micro-F1 overall, group-balanced and on each of the
-    `largest` groups (when bigger than one line).
+    """The report's figures: per model, micro-F1 overall, group-balanced, without group 0 and
+    on each of the `largest` groups (when bigger than one line).
 
     Args:
         truth: bool [N, L]. True labels.
@@ -108,8 +109,8 @@ def analyze(truth, decisions, groups, texts, largest=8):
         ],
         "models": {},
     }
+    rest = groups != 0
     for name, decided in decisions.items():
-        rest = groups != 0
         report["models"][name] = {
             "micro_f1": metrics.multilabel_scores(truth, decided)["micro_f1"],
             "group_balanced_micro_f1": metrics.weighted_micro_f1(truth, decided, balanced),
