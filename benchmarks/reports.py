@@ -1,7 +1,7 @@
 """Benchmark reports from run outputs: markdown tables and a JSON of the figures.
 
-    python -m bert_tf.reports pretrain --out=docs/benchmarks/pretrain runs/a runs/b
-    python -m bert_tf.reports finetune --out=docs/benchmarks/finetune runs/ft_*
+    python -m benchmarks.reports pretrain --out=docs/benchmarks/pretrain runs/a runs/b
+    python -m benchmarks.reports finetune --out=docs/benchmarks/finetune runs/ft_*
 
 Every figure comes from the runs' own `config.json` (a bundle's training summary) or
 `metrics.json`; nothing is typed in by hand.

@@ -1,7 +1,10 @@
 """What pretraining gains, measured fairly: pretrained vs. no-pretrain, per backbone and size.
 
-    python -m bert_tf.benchmark --budget=quick   # about 20 minutes on 2 cores: one seed, short
-    python -m bert_tf.benchmark --budget=full    # about 3.5 hours: the committed figures' settings
+    python -m benchmarks.pretrain_vs_scratch --data_dir=DIR --budget=quick   # ~20 min on 2 cores
+    python -m benchmarks.pretrain_vs_scratch --data_dir=DIR --budget=full    # ~3.5 hours
+
+`--data_dir` holds `pretrain.txt` (the raw corpus), `valid.txt`, `test.txt` and the budget's
+labeled train files (`train_small.txt`, `train.txt`), as `../shared/data/debian-tags` does.
 
 For every backbone it pretrains one bundle (reused by all its fine-tuning runs). For every
 labeled-set size and arm (`pretrained`: the bundle's weights; `scratch`: the same vocabulary,
@@ -28,11 +31,11 @@ import threading
 import time
 
 import backbones
-from bert_tf import reports
-from bert_tf.benchmark_report import write_outputs
+from benchmarks import reports
+from benchmarks.pretrain_vs_scratch_report import write_outputs
 from bert_tf.classifier import POOLINGS
 from bert_tf.pretraining import PretrainConfig, learn_corpus_vocabulary
-from bert_tf.tfidf_baseline import run_tfidf_baseline
+from benchmarks.tfidf_baseline import run_tfidf_baseline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Learning rates a sweep may try, in order; budgets start from a run of consecutive ones.
@@ -333,7 +336,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="quick")
     parser.add_argument(
-        "--data_dir", default=os.path.join(ROOT, "..", "shared", "data", "debian-tags")
+        "--data_dir",
+        required=True,
+        help="Holds pretrain.txt, valid.txt, test.txt and the budget's train files "
+        "(train_small.txt, train.txt), e.g. ../shared/data/debian-tags.",
     )
     parser.add_argument("--work_dir", default=os.path.join(ROOT, "runs", "benchmark"))
     parser.add_argument(
@@ -366,24 +372,40 @@ def main():
         help="Comma-separated subset of the budget's labeled train files, e.g. train_small.txt.",
     )
     args = parser.parse_args()
-    budget = budget_with_overrides(
-        BUDGETS[args.budget], args.pretrain_steps, args.pooling, args.train_files
-    )
+    try:
+        budget = budget_with_overrides(
+            BUDGETS[args.budget], args.pretrain_steps, args.pooling, args.train_files
+        )
+    except ValueError as e:
+        parser.error(str(e))
+    missing = missing_data_files(args.data_dir, budget)
+    if missing:
+        parser.error(f"--data_dir={args.data_dir} lacks {', '.join(missing)}")
     plan = Plan(budget, args.data_dir, os.path.join(args.work_dir, args.budget), args.jobs)
     out = args.out or (
         COMMITTED_REPORT
         if args.budget == "full"
         else os.path.join(plan.work_dir, "pretrain_vs_scratch")
     )
-    command = " ".join(["python -m bert_tf.benchmark", *sys.argv[1:]])
+    command = " ".join(["python -m benchmarks.pretrain_vs_scratch", *sys.argv[1:]])
     backbone_names = args.backbones.split(",")
     for records in run_benchmark(plan, backbone_names):
         report = write_outputs(records, budget, backbone_names, command, out)
     print(report)
 
 
+def missing_data_files(data_dir, budget):
+    """The files a budget reads that `data_dir` does not hold."""
+    needed = ("pretrain.txt", "valid.txt", "test.txt", *budget.train_files)
+    return [name for name in needed if not os.path.isfile(os.path.join(data_dir, name))]
+
+
 def budget_with_overrides(budget, pretrain_steps=None, pooling=None, train_files=None):
-    """The budget with the command line's overrides applied."""
+    """The budget with the command line's overrides applied.
+
+    Raises:
+        ValueError: `train_files` names a file the budget does not have.
+    """
     changes = {}
     if pretrain_steps:
         changes["pretrain_steps"] = pretrain_steps
@@ -393,7 +415,7 @@ def budget_with_overrides(budget, pretrain_steps=None, pooling=None, train_files
         names = train_files.split(",")
         unknown = [name for name in names if name not in budget.epochs]
         if unknown:
-            raise SystemExit(f"--train_files: {unknown} not in the budget's {budget.train_files}")
+            raise ValueError(f"--train_files: {unknown} not in the budget's {budget.train_files}")
         changes["epochs"] = {name: budget.epochs[name] for name in names}
     return dataclasses.replace(budget, **changes)
 

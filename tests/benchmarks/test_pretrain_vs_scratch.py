@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import backbones
-from bert_tf import benchmark
-from bert_tf.benchmark import Budget, Plan, run_benchmark
-from bert_tf.benchmark_report import markdown_report, plot_curves, unfinished_groups
+from benchmarks import pretrain_vs_scratch as benchmark
+from benchmarks.pretrain_vs_scratch import Budget, Plan, run_benchmark
+from benchmarks.pretrain_vs_scratch_report import markdown_report, plot_curves, unfinished_groups
 
 ARMS = ("pretrained", "scratch")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -194,7 +194,7 @@ def test_budget_overrides_replace_only_what_is_given():
         ("train_small.txt",),
     )
     assert small.seeds == full.seeds and small.learning_rates == full.learning_rates
-    with pytest.raises(SystemExit, match="train_tiny.txt"):
+    with pytest.raises(ValueError, match="train_tiny.txt"):
         benchmark.budget_with_overrides(full, train_files="train_tiny.txt")
 
 
@@ -305,3 +305,10 @@ def test_unfinished_groups_name_each_backbone_and_size_without_results():
         ("textcnn", "train_small.txt"),
         ("textcnn", "train.txt"),
     ]
+
+
+def test_missing_data_files_names_what_the_budget_reads(tmp_path):
+    quick = benchmark.BUDGETS["quick"]
+    (tmp_path / "pretrain.txt").write_text("a.\n", encoding="utf-8")
+    (tmp_path / "valid.txt").write_text("a __label__x\n", encoding="utf-8")
+    assert benchmark.missing_data_files(str(tmp_path), quick) == ["test.txt", "train_small.txt"]

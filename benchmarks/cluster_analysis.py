@@ -1,6 +1,6 @@
 """Which groups of near-identical test lines decide a comparison of models.
 
-    python -m bert_tf.cluster_analysis --data_dir=../shared/data/debian-tags \
+    python -m benchmarks.cluster_analysis --data_dir=../shared/data/debian-tags \
         --tfidf_train_file=train_small.txt --out=docs/benchmarks/test_clusters \
         runs/benchmark/full/transformer_train_small_pretrained12000_lr0.001_s0 ...
 
@@ -26,7 +26,7 @@ from bert_tf import metrics
 from bert_tf.classifier_bundle import load_classifier
 from bert_tf.labeled_data import LabelSet, read_labeled_file
 from bert_tf.predict import predict_probabilities
-from bert_tf.tfidf_baseline import run_tfidf_baseline
+from benchmarks.tfidf_baseline import run_tfidf_baseline
 
 #: How a TF-IDF reference's decisions are named in the report.
 TFIDF_NAME = "tfidf_lr"
@@ -195,7 +195,7 @@ def main():
     }
     groups = near_duplicate_groups(examples.texts, args.min_similarity)
     report = analyze(truth, decisions, groups, examples.texts)
-    command = " ".join(["python -m bert_tf.cluster_analysis", *sys.argv[1:]])
+    command = " ".join(["python -m benchmarks.cluster_analysis", *sys.argv[1:]])
     text = markdown(report, command)
     print(text)
     if args.out:

@@ -1,4 +1,4 @@
-"""Tests for bert_tf.cluster_analysis: groups of near-identical lines and what they weigh."""
+"""Tests for benchmarks.cluster_analysis: groups of near-identical lines and what they weigh."""
 
 import json
 import os
@@ -8,11 +8,12 @@ import finetuning_support as support
 import numpy as np
 import pytest
 
-from bert_tf import cluster_analysis, metrics
+from benchmarks import cluster_analysis
+from bert_tf import metrics
 from bert_tf.classifier_bundle import load_classifier
 from bert_tf.labeled_data import LabelSet, read_labeled_file
 from bert_tf.predict import predict_probabilities
-from bert_tf.tfidf_baseline import run_tfidf_baseline
+from benchmarks.tfidf_baseline import run_tfidf_baseline
 
 TEMPLATE = (
     "Data Plane Development Kit ({name} runtime library) DPDK is a set of libraries for fast "

@@ -1,11 +1,11 @@
-"""Tests for bert_tf.tfidf_baseline: the benchmark's reference, on a slice of the sample."""
+"""Tests for benchmarks.tfidf_baseline: the benchmark's reference, on a slice of the sample."""
 
 import finetuning_support as support
 import pytest
 
 from bert_tf import metrics
 from bert_tf.labeled_data import LabelSet, read_labeled_file
-from bert_tf.tfidf_baseline import run_tfidf_baseline
+from benchmarks.tfidf_baseline import run_tfidf_baseline
 
 
 @pytest.fixture(scope="module")
