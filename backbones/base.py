@@ -1,14 +1,21 @@
 """What every backbone shares: the contract's inputs, and constructor kwargs as the config."""
 
 import keras
+import numpy as np
+
+#: The keys of a batch that a backbone reads; models pass exactly these to it.
+BACKBONE_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
 
 def backbone_inputs() -> dict:
     """The contract's inputs: `token_ids`, `segment_ids`, `padding_mask`, int32 [B, S]."""
-    return {
-        name: keras.Input(shape=(None,), dtype="int32", name=name)
-        for name in ("token_ids", "segment_ids", "padding_mask")
-    }
+    return {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in BACKBONE_INPUTS}
+
+
+def model_inputs_example(batch_size: int = 1, length: int = 4) -> dict:
+    """A dummy batch of the backbone inputs [B, S] that builds a model's variables."""
+    zeros = np.zeros((batch_size, length), np.int32)
+    return {"token_ids": zeros, "segment_ids": zeros, "padding_mask": np.ones_like(zeros)}
 
 
 class Backbone(keras.Model):

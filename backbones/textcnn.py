@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from backbones.base import Backbone, backbone_inputs
-from bert_tf.embeddings import BertEmbeddings
+from backbones.embeddings import BertEmbeddings
 from bert_tf.pooling import masked_max
 
 

@@ -22,11 +22,11 @@ import sys
 
 import numpy as np
 
+from benchmarks.tfidf_baseline import run_tfidf_baseline
 from bert_tf import metrics
 from bert_tf.classifier_bundle import load_classifier
 from bert_tf.labeled_data import LabelSet, read_labeled_file
 from bert_tf.predict import predict_probabilities
-from benchmarks.tfidf_baseline import run_tfidf_baseline
 
 #: How a TF-IDF reference's decisions are named in the report.
 TFIDF_NAME = "tfidf_lr"

@@ -33,9 +33,9 @@ import time
 import backbones
 from benchmarks import reports
 from benchmarks.pretrain_vs_scratch_report import write_outputs
+from benchmarks.tfidf_baseline import run_tfidf_baseline
 from bert_tf.classifier import POOLINGS
 from bert_tf.pretraining import PretrainConfig, learn_corpus_vocabulary
-from benchmarks.tfidf_baseline import run_tfidf_baseline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Learning rates a sweep may try, in order; budgets start from a run of consecutive ones.

@@ -1,4 +1,5 @@
-"""The bundle: everything that passes from pretraining to fine-tuning, in one directory.
+"""The bundle: everything that passes from pretraining to fine-tuning, in one directory; and the
+config schema it shares with the fine-tuned model directory (`classifier_bundle`).
 
     config.json           backbone name and config, tokenizer settings, max sequence length,
                           tasks, training summary, and a checksum of every other file
@@ -7,7 +8,10 @@
     heads.weights.h5      the pretraining heads (to resume pretraining)
 
 Each file is written to a temporary name and renamed; `config.json` goes last and records the
-other files' checksums, so a bundle interrupted mid-write is detected on load, never used.
+other files' checksums, so a bundle interrupted mid-write is detected on load, never used. Both
+kinds of directory have the same `config.json` core (format version, backbone, tokenizer, max
+sequence length, checksums), written by `write_config` and read by `read_bundle_config`; each
+adds sections of its own (`tasks` and `training_summary` here, `classifier` there).
 """
 
 import dataclasses
@@ -16,7 +20,7 @@ import json
 import os
 
 import backbones
-from bert_tf import weights_file
+from bert_tf import atomic_write, weights_file
 from bert_tf.errors import InputError
 from bert_tf.tokenization import Tokenizer, TokenizerConfig
 
@@ -36,13 +40,37 @@ def file_checksum(path: str) -> str:
     return digest.hexdigest()
 
 
-def write_json_atomically(path: str, data: dict) -> None:
-    """Writes JSON to a temporary file, then renames it over `path`."""
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(temporary, path)
+def write_config(
+    directory, *, backbone_name, backbone, tokenizer, max_seq_length, files, **sections
+):
+    """Writes the vocabulary, then `config.json` with the checksums of it and of `files`.
+
+    Call it after the weights files are in place: the config goes last, so a directory whose
+    writing was interrupted is recognised on load.
+
+    Args:
+        directory: str. Holds `files` already.
+        backbone_name: str. The backbone's registry name.
+        backbone: keras.Model. Its `get_config()` rebuilds it.
+        tokenizer: Tokenizer.
+        max_seq_length: int. The sequence length the weights were trained with.
+        files: list[str]. The weights files in `directory` to record checksums of.
+        **sections: the directory kind's own config entries.
+    """
+    tokenizer.save_vocabulary(os.path.join(directory, VOCABULARY_FILE))
+    config = {
+        "format_version": FORMAT_VERSION,
+        "backbone": {"name": backbone_name, "config": backbone.get_config()},
+        "tokenizer": dict(
+            dataclasses.asdict(tokenizer.config), vocabulary_size=tokenizer.vocabulary_size
+        ),
+        "max_seq_length": max_seq_length,
+        **sections,
+        "files": {
+            name: file_checksum(os.path.join(directory, name)) for name in (VOCABULARY_FILE, *files)
+        },
+    }
+    atomic_write.write_json(os.path.join(directory, CONFIG_FILE), config)
 
 
 def save_bundle(
@@ -69,24 +97,18 @@ def save_bundle(
         head_variables: list of keras.Variable. The pretraining heads' own variables.
     """
     os.makedirs(directory, exist_ok=True)
-    tokenizer.save_vocabulary(os.path.join(directory, VOCABULARY_FILE))
     weights_file.save_weights(os.path.join(directory, BACKBONE_WEIGHTS_FILE), backbone.weights)
     weights_file.save_weights(os.path.join(directory, HEADS_WEIGHTS_FILE), head_variables)
-    config = {
-        "format_version": FORMAT_VERSION,
-        "backbone": {"name": backbone_name, "config": backbone.get_config()},
-        "tokenizer": dict(
-            dataclasses.asdict(tokenizer.config), vocabulary_size=tokenizer.vocabulary_size
-        ),
-        "max_seq_length": max_seq_length,
-        "tasks": [{"name": task.name, "loss_weight": task.loss_weight} for task in tasks],
-        "training_summary": training_summary,
-        "files": {
-            name: file_checksum(os.path.join(directory, name))
-            for name in (VOCABULARY_FILE, BACKBONE_WEIGHTS_FILE, HEADS_WEIGHTS_FILE)
-        },
-    }
-    write_json_atomically(os.path.join(directory, CONFIG_FILE), config)
+    write_config(
+        directory,
+        backbone_name=backbone_name,
+        backbone=backbone,
+        tokenizer=tokenizer,
+        max_seq_length=max_seq_length,
+        files=[BACKBONE_WEIGHTS_FILE, HEADS_WEIGHTS_FILE],
+        tasks=[task.describe() for task in tasks],
+        training_summary=training_summary,
+    )
 
 
 def read_bundle_config(directory: str) -> dict:

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from bert_tf.pretraining_data import batch_by_length, pad_batch
+from bert_tf.batching import batch_by_length, pad_batch
 from bert_tf.tokenization import CLS_ID, SEP_ID, Tokenizer
 
 

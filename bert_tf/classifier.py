@@ -4,8 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from backbones.base import BACKBONE_INPUTS
 from bert_tf.pooling import masked_max, masked_mean
-from bert_tf.pretraining_model import BACKBONE_INPUTS
 
 POOLINGS = ("mean", "max", "pooled")
 

@@ -9,12 +9,12 @@
 Written file by file through temporary names, `config.json` last, as the bundle is.
 """
 
-import dataclasses
 import os
 
 import numpy as np
 
 import backbones
+from backbones.base import model_inputs_example
 from bert_tf import bundle, weights_file
 from bert_tf.classifier import MultiLabelClassifier
 from bert_tf.errors import InputError
@@ -37,26 +37,20 @@ def save_classifier(
         max_seq_length: int. Inputs are truncated to this.
     """
     os.makedirs(directory, exist_ok=True)
-    tokenizer.save_vocabulary(os.path.join(directory, bundle.VOCABULARY_FILE))
     weights_file.save_weights(os.path.join(directory, WEIGHTS_FILE), model.weights)
-    config = {
-        "format_version": bundle.FORMAT_VERSION,
-        "backbone": {"name": backbone_name, "config": model.backbone.get_config()},
-        "tokenizer": dict(
-            dataclasses.asdict(tokenizer.config), vocabulary_size=tokenizer.vocabulary_size
-        ),
-        "max_seq_length": max_seq_length,
-        "classifier": {
+    bundle.write_config(
+        directory,
+        backbone_name=backbone_name,
+        backbone=model.backbone,
+        tokenizer=tokenizer,
+        max_seq_length=max_seq_length,
+        files=[WEIGHTS_FILE],
+        classifier={
             "labels": list(labels),
             "thresholds": np.asarray(thresholds, np.float64).tolist(),
             "pooling": model.pooling,
         },
-        "files": {
-            name: bundle.file_checksum(os.path.join(directory, name))
-            for name in (bundle.VOCABULARY_FILE, WEIGHTS_FILE)
-        },
-    }
-    bundle.write_json_atomically(os.path.join(directory, bundle.CONFIG_FILE), config)
+    )
 
 
 def load_classifier(directory):
@@ -82,9 +76,3 @@ def load_classifier(directory):
     model(model_inputs_example())
     weights_file.load_weights(os.path.join(directory, WEIGHTS_FILE), model.weights)
     return model, tokenizer, config
-
-
-def model_inputs_example(batch_size: int = 1, length: int = 4) -> dict:
-    """A dummy batch that builds a model's variables."""
-    zeros = np.zeros((batch_size, length), np.int32)
-    return {"token_ids": zeros, "segment_ids": zeros, "padding_mask": np.ones_like(zeros)}

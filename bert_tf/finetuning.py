@@ -11,10 +11,11 @@ import tensorflow as tf
 from absl import logging
 
 import backbones
-from bert_tf import bundle, distribution, metrics, run_state, weights_file
+from backbones.base import model_inputs_example
+from bert_tf import atomic_write, bundle, distribution, metrics, run_state, weights_file
 from bert_tf.classification_data import classification_dataset, encode_texts
 from bert_tf.classifier import POOLINGS, MultiLabelClassifier, prior_log_odds
-from bert_tf.classifier_bundle import model_inputs_example, save_classifier
+from bert_tf.classifier_bundle import save_classifier
 from bert_tf.errors import InputError
 from bert_tf.labeled_data import LabelSet, read_labeled_file
 from bert_tf.optimization import create_optimizer
@@ -291,7 +292,7 @@ def run_finetuning(config: FinetuneConfig) -> dict:
         epoch_losses.clear()
         history.append(entry)
         keep_if_best(entry)
-        bundle.write_json_atomically(history_path, history)
+        atomic_write.write_json(history_path, history)
         logging.info(
             "epoch %d: train loss %.4f, valid loss %.4f, valid micro-F1 %.4f, macro-F1 %.4f",
             entry["epoch"],
@@ -331,7 +332,7 @@ def run_finetuning(config: FinetuneConfig) -> dict:
         thresholds=results["valid"]["threshold"],
         max_seq_length=config.max_seq_length,
     )
-    bundle.write_json_atomically(os.path.join(config.output_dir, METRICS_FILE), results)
+    atomic_write.write_json(os.path.join(config.output_dir, METRICS_FILE), results)
     return results
 
 

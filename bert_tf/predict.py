@@ -14,9 +14,9 @@ import tensorflow as tf
 from absl import flags
 
 from bert_tf import cli, metrics
+from bert_tf.batching import pad_batch
 from bert_tf.classification_data import encode_texts
 from bert_tf.classifier_bundle import load_classifier
-from bert_tf.pretraining_data import pad_batch
 
 flags.DEFINE_string("model_dir", "runs/finetune/model", "A model directory from fine-tuning.")
 flags.DEFINE_string("input", "-", "A text file, one text a line; - for standard input.")

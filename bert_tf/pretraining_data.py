@@ -11,9 +11,10 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from bert_tf.batching import batch_by_length, pad_batch
 from bert_tf.corpus import Corpus
 from bert_tf.errors import InputError
-from bert_tf.tokenization import CLS_ID, PAD_ID, SEP_ID, Tokenizer
+from bert_tf.tokenization import CLS_ID, SEP_ID, Tokenizer
 
 _NUM_SPECIAL_IN_PAIR = 3  # [CLS] A [SEP] B [SEP]
 
@@ -162,44 +163,6 @@ def make_pair_fn(corpus: TokenizedCorpus, max_seq_length: int, random_next_rate:
         }
 
     return make_pair, len(first)
-
-
-def pad_batch(batch: dict) -> dict:
-    """Turns ragged [B, None] features into dense ones padded to the batch's longest, plus the
-    `padding_mask` (1 for real tokens)."""
-    padded = {
-        key: value.to_tensor(PAD_ID) if isinstance(value, tf.RaggedTensor) else value
-        for key, value in batch.items()
-    }
-    padded["padding_mask"] = tf.ones_like(batch["token_ids"]).to_tensor(0)
-    return padded
-
-
-def bucket_boundaries(max_seq_length: int, num_buckets: int = 8) -> list[int]:
-    """Sequence-length bucket edges, evenly spaced up to `max_seq_length`."""
-    step = max(1, max_seq_length // num_buckets)
-    return list(range(step, max_seq_length, step))
-
-
-def batch_by_length(dataset, batch_size: int, max_seq_length: int) -> tf.data.Dataset:
-    """Ragged batches of examples of similar `token_ids` length, so padding stays small.
-
-    Args:
-        dataset: tf.data.Dataset of dicts with a 1-D `token_ids`.
-        batch_size: int. Examples per batch.
-        max_seq_length: int. Longest sequence, for the bucket edges.
-    """
-    boundaries = tf.constant(bucket_boundaries(max_seq_length), tf.int32)
-
-    def bucket_of(example):
-        length = tf.shape(example["token_ids"])[:1]
-        return tf.cast(tf.searchsorted(boundaries, length, side="right")[0], tf.int64)
-
-    return dataset.group_by_window(
-        key_func=bucket_of,
-        reduce_func=lambda _, window: window.ragged_batch(batch_size),
-        window_size=batch_size,
-    )
 
 
 def pretraining_dataset(

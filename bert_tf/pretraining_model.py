@@ -2,7 +2,7 @@
 
 import keras
 
-BACKBONE_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+from backbones.base import BACKBONE_INPUTS
 
 
 class PretrainingModel(keras.Model):

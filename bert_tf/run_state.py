@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from bert_tf.bundle import write_json_atomically
+from bert_tf import atomic_write
 from bert_tf.errors import InputError
 
 RUN_FILE = "run.json"
@@ -65,4 +65,4 @@ def prepare_checkpoint_dir(checkpoint_dir: str, settings: dict, resume: bool) ->
 
 def record_run(checkpoint_dir: str, settings: dict) -> None:
     """Writes `run.json` once the run's state (e.g. its vocabulary) is in place."""
-    write_json_atomically(os.path.join(checkpoint_dir, RUN_FILE), settings)
+    atomic_write.write_json(os.path.join(checkpoint_dir, RUN_FILE), settings)

@@ -7,13 +7,13 @@ marks. CJK ideographs are split one per character by tensorflow-text's basic tok
 
 import collections
 import dataclasses
-import os
 from typing import Iterable
 
 import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
 
+from bert_tf import atomic_write
 from bert_tf.errors import InputError
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -101,10 +101,7 @@ class Tokenizer:
     def save_vocabulary(self, path: str) -> None:
         """Writes the vocabulary, one token a line, in id order (atomically: a temporary file,
         then a rename)."""
-        temporary = f"{path}.tmp-{os.getpid()}"
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write("".join(token + "\n" for token in self.vocabulary))
-        os.replace(temporary, path)
+        atomic_write.write_text(path, "".join(token + "\n" for token in self.vocabulary))
 
     @classmethod
     def from_files(cls, vocabulary_path: str, config: TokenizerConfig) -> "Tokenizer":

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import atomic_write
 from bert_tf.errors import TrainingError
 
 
@@ -142,8 +143,7 @@ class Trainer:
                 )
             tokens += metrics.pop("padded_tokens")
             if step == 1:
-                with open(self._first_step_path, "w", encoding="utf-8") as f:
-                    json.dump(metrics, f)
+                atomic_write.write_json(self._first_step_path, metrics)
             first = first or metrics
             window.append(metrics)
             for key, value in metrics.items():

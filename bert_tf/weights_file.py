@@ -10,6 +10,7 @@ import os
 import h5py
 import numpy as np
 
+from bert_tf import atomic_write
 from bert_tf.errors import InputError
 
 WEIGHTS_GROUP = "weights"
@@ -28,12 +29,10 @@ def save_weights(path: str, variables) -> None:
     paths = [v.path for v in variables]
     if len(set(paths)) != len(paths):
         raise ValueError(f"variable paths are not unique: {sorted(paths)}")
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with h5py.File(temporary, "w") as f:
+    with atomic_write.atomic_path(path) as temporary, h5py.File(temporary, "w") as f:
         group = f.create_group(WEIGHTS_GROUP)
         for variable in variables:
             group.create_dataset(variable.path, data=np.asarray(variable.numpy()))
-    os.replace(temporary, path)
 
 
 def read_weights(path: str) -> dict:

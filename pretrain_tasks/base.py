@@ -31,6 +31,10 @@ class PretrainingTask:
         self.max_seq_length = max_seq_length
         self.loss_weight = loss_weight
 
+    def describe(self) -> dict:
+        """What the bundle records of this task: its name and loss weight."""
+        return {"name": self.name, "loss_weight": self.loss_weight}
+
     def preprocess(self, batch: dict) -> dict:
         """Adds this task's inputs to a batch in the tf.data pipeline.
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from benchmarks import cluster_analysis
+from benchmarks.tfidf_baseline import run_tfidf_baseline
 from bert_tf import metrics
 from bert_tf.classifier_bundle import load_classifier
 from bert_tf.labeled_data import LabelSet, read_labeled_file
 from bert_tf.predict import predict_probabilities
-from benchmarks.tfidf_baseline import run_tfidf_baseline
 
 TEMPLATE = (
     "Data Plane Development Kit ({name} runtime library) DPDK is a set of libraries for fast "

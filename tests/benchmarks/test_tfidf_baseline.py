@@ -3,9 +3,9 @@
 import finetuning_support as support
 import pytest
 
+from benchmarks.tfidf_baseline import run_tfidf_baseline
 from bert_tf import metrics
 from bert_tf.labeled_data import LabelSet, read_labeled_file
-from benchmarks.tfidf_baseline import run_tfidf_baseline
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,7 @@ from bert_tf.corpus import read_corpus
 from bert_tf.errors import InputError
 from bert_tf.pretraining_data import (
     TokenizedCorpus,
-    bucket_boundaries,
     pack_chunks,
-    pad_batch,
     pretraining_dataset,
     tokenize_corpus,
 )
@@ -27,30 +25,6 @@ from bert_tf.tokenization import (
 )
 from pretrain_tasks.masked_lm import MaskedLM
 from pretrain_tasks.next_sentence import NextSentence
-
-# ---------------------------------------------------------------------------------------------
-# Padding and bucketing.
-
-
-def test_pad_batch_makes_padding_mask_from_lengths():
-    batch = {
-        "token_ids": tf.ragged.constant([[2, 7, 3], [2, 7, 8, 9, 3], [2, 3]], tf.int32),
-        "segment_ids": tf.ragged.constant([[0, 0, 0], [0, 0, 0, 1, 1], [0, 0]], tf.int32),
-        "next_sentence_labels": tf.constant([0, 1, 0], tf.int32),
-    }
-    padded = {key: value.numpy() for key, value in pad_batch(batch).items()}
-    assert padded["token_ids"].tolist() == [[2, 7, 3, 0, 0], [2, 7, 8, 9, 3], [2, 3, 0, 0, 0]]
-    assert padded["segment_ids"].tolist() == [[0, 0, 0, 0, 0], [0, 0, 0, 1, 1], [0, 0, 0, 0, 0]]
-    assert padded["padding_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0]]
-    assert padded["next_sentence_labels"].tolist() == [0, 1, 0]
-
-
-def test_bucket_boundaries_are_increasing_and_below_max_length():
-    boundaries = bucket_boundaries(128)
-    assert boundaries == sorted(boundaries) and len(set(boundaries)) == len(boundaries)
-    assert boundaries[0] > 0 and boundaries[-1] < 128
-    assert bucket_boundaries(4) == [1, 2, 3]
-
 
 # ---------------------------------------------------------------------------------------------
 # Corpora of distinct tokens, tokenized once.

@@ -12,9 +12,10 @@ import subprocess
 import sys
 
 import backbones
+from backbones.base import model_inputs_example
 from bert_tf import bundle
 from bert_tf.classifier import MultiLabelClassifier
-from bert_tf.classifier_bundle import model_inputs_example, save_classifier
+from bert_tf.classifier_bundle import save_classifier
 from bert_tf.pretraining import PretrainConfig, run_pretraining
 from bert_tf.tokenization import Tokenizer, TokenizerConfig, learn_vocabulary
 
