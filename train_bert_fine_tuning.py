@@ -18,7 +18,7 @@ configure_before_tensorflow(sys.argv)  # before TensorFlow is imported, below
 from absl import flags, logging
 
 import backbones
-from bert_tf import cli
+import bert_cli as cli
 from bert_tf.classifier import POOLINGS
 from bert_tf.distribution import STRATEGIES
 from bert_tf.finetuning import METRICS_FILE, MODEL_DIR, FinetuneConfig, run_finetuning

@@ -20,7 +20,7 @@ from absl import flags, logging
 
 import backbones
 import pretrain_tasks
-from bert_tf import cli
+import bert_cli as cli
 from bert_tf.distribution import STRATEGIES
 from bert_tf.pretraining import PretrainConfig, run_pretraining
 
