@@ -13,7 +13,8 @@ import numpy as np
 import tensorflow as tf
 from absl import flags
 
-from bert_tf import cli, metrics
+import bert_cli as cli
+from bert_tf import metrics
 from bert_tf.batching import pad_batch
 from bert_tf.classification_data import encode_texts
 from bert_tf.classifier_bundle import load_classifier
