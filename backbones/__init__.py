@@ -8,19 +8,20 @@ pooling unless `--pooling` says otherwise (`Backbone` gives "mean"). Adding a ba
 one line below.
 """
 
-import inspect
-
 import keras
 
 from backbones.textcnn import TextCNNBackbone
 from backbones.transformer import TransformerBackbone
 from bert_tf.errors import InputError
+from bert_tf.plugin_settings import constructor_arguments, plugin_settings
 
 BACKBONES = {
     "transformer": TransformerBackbone,
     "textcnn": TextCNNBackbone,
 }
 MODEL_SIZES = ("tiny", "mini", "small", "base")
+#: Constructor arguments the core sets from the tokenizer and `--max_seq_length`.
+CORE_ARGUMENTS = ("vocabulary_size", "max_sequence_length")
 
 
 def get(name: str) -> type:
@@ -79,6 +80,12 @@ def build(name: str, config: dict) -> keras.Model:
         raise InputError(f"backbone {name!r} cannot be built from config {config}: {e}") from None
 
 
+def settings() -> dict:
+    """Every registered backbone's size and architecture settings (constructor arguments the
+    core does not set), as `PluginSetting`s by name: the command line offers each as a flag."""
+    return plugin_settings(BACKBONES, excluded=CORE_ARGUMENTS)
+
+
 def _accepted_settings(cls) -> set:
     """The constructor's keyword arguments: the backbone's whole config."""
-    return set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+    return set(constructor_arguments(cls))

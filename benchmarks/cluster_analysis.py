@@ -26,7 +26,7 @@ from benchmarks.tfidf_baseline import run_tfidf_baseline
 from bert_tf import metrics
 from bert_tf.classifier_bundle import load_classifier
 from bert_tf.labeled_data import LabelSet, read_labeled_file
-from bert_tf.predict import predict_probabilities
+from bert_tf.prediction import predict_probabilities
 
 #: How a TF-IDF reference's decisions are named in the report.
 TFIDF_NAME = "tfidf_lr"

@@ -111,18 +111,27 @@ def save_bundle(
     )
 
 
-def read_bundle_config(directory: str) -> dict:
+BUNDLE_EXPECTED = (
+    "a bundle written by train_bert_lm.py: config.json, vocab.txt, backbone.weights.h5"
+)
+
+
+def read_bundle_config(
+    directory: str, flag: str = "--init_checkpoint", expected: str = BUNDLE_EXPECTED
+) -> dict:
     """Reads and checks a bundle's config: the files it names exist and match their checksums.
+
+    Args:
+        directory: str. A bundle or a fine-tuned model directory.
+        flag: str. The flag that named it, for the message when it does not exist.
+        expected: str. What that flag should name, for the same message.
 
     Raises:
         InputError: a missing directory or file, a file that changed since the config was
             written (a half-written bundle), or a config of another format.
     """
     if not os.path.isdir(directory):
-        raise InputError(
-            f"--init_checkpoint={directory}: no such directory (expected a bundle written by "
-            "train_bert_lm.py: config.json, vocab.txt, backbone.weights.h5)"
-        )
+        raise InputError(f"{flag}={directory}: no such directory (expected {expected})")
     path = os.path.join(directory, CONFIG_FILE)
     if not os.path.isfile(path):
         raise InputError(

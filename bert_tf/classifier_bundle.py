@@ -63,7 +63,11 @@ def load_classifier(directory):
     Raises:
         InputError: a missing, incomplete or inconsistent model directory.
     """
-    config = bundle.read_bundle_config(directory)
+    config = bundle.read_bundle_config(
+        directory,
+        flag="--model_dir",
+        expected="the model directory train_bert_fine_tuning.py writes, <output_dir>/model",
+    )
     if "classifier" not in config:
         raise InputError(
             f"{directory}: a pretraining bundle, not a fine-tuned model (expected the model "

@@ -1,11 +1,16 @@
-"""The pretraining input pipeline: sentence pairs, task preprocessing, bucketing, padding.
+"""The pretraining input pipeline: examples, task preprocessing, bucketing, padding.
 
 The corpus is tokenized once into one flat id array. Examples are then made in the graph from
 index arithmetic on that array: no Python runs per example. Each epoch visits every chunk (a
 run of whole sentences of one document that fits in a sequence) once, in a new order, and
 draws new split points, new random segments and new masks.
+
+How examples are cut depends on the tasks (`ExampleLayout`): single segments `[CLS] A [SEP]`
+packed from consecutive sentences, or sentence pairs `[CLS] A [SEP] B [SEP]` with a share of
+random segments B, built only when some task (e.g. next-sentence prediction) asks for them.
 """
 
+import bisect
 import dataclasses
 
 import numpy as np
@@ -16,7 +21,61 @@ from bert_tf.corpus import Corpus
 from bert_tf.errors import InputError
 from bert_tf.tokenization import CLS_ID, SEP_ID, Tokenizer
 
+_NUM_SPECIAL_IN_SINGLE = 2  # [CLS] A [SEP]
 _NUM_SPECIAL_IN_PAIR = 3  # [CLS] A [SEP] B [SEP]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExampleLayout:
+    """How the pipeline cuts the corpus into examples; each task declares the one it needs.
+
+    Attributes:
+        sentence_pairs: bool. False: one segment `[CLS] A [SEP]` packed with as many whole
+            sentences as fit. True: `[CLS] A [SEP] B [SEP]` with `next_sentence_labels`.
+        random_next_rate: float. In the pair layout, the share of examples whose segment B
+            comes from another document (label 1) instead of continuing A (label 0).
+    """
+
+    sentence_pairs: bool = False
+    random_next_rate: float = 0.0
+
+    def __post_init__(self):
+        if not 0.0 <= self.random_next_rate <= 1.0:
+            raise ValueError(f"random_next_rate={self.random_next_rate}: expected 0 to 1")
+        if self.random_next_rate and not self.sentence_pairs:
+            raise ValueError("a random_next_rate needs the sentence-pair layout")
+
+    @classmethod
+    def pairs(cls, random_next_rate: float) -> "ExampleLayout":
+        """The sentence-pair layout with this share of random segments B."""
+        return cls(sentence_pairs=True, random_next_rate=random_next_rate)
+
+
+#: One segment per example: what a task needs unless it compares two segments.
+SINGLE_SEGMENT = ExampleLayout()
+
+
+def combine_layouts(tasks: list) -> ExampleLayout:
+    """The one layout that serves all tasks: single segments unless some task asks for pairs.
+
+    A task that needs no pairs trains on pairs just as well, so pairs win; but one random-next
+    rate cannot serve two tasks asking for different ones.
+
+    Raises:
+        InputError: if tasks ask for sentence pairs with different random-next rates.
+    """
+    asking = {
+        task.name: task.example_layout for task in tasks if task.example_layout.sentence_pairs
+    }
+    if len({layout.random_next_rate for layout in asking.values()}) > 1:
+        wishes = ", ".join(
+            f"{name} ({layout.random_next_rate:g})" for name, layout in asking.items()
+        )
+        raise InputError(
+            f"pretraining tasks ask for sentence pairs with different random-next rates: {wishes}; "
+            "use them in separate runs"
+        )
+    return next(iter(asking.values()), SINGLE_SEGMENT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +131,37 @@ def tokenize_corpus(
     )
 
 
+def _greedy_pack(
+    lengths: np.ndarray, groups: np.ndarray, budget: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Groups consecutive units into runs of at most `budget` tokens that stay in one group.
+
+    Greedy: each run takes as many units as fit (at least one). The loop runs once per run,
+    not per unit.
+
+    Args:
+        lengths: np.ndarray int [U]. Tokens in each unit.
+        groups: np.ndarray int [U]. Non-decreasing group (document) of each unit.
+        budget: int. Most tokens in a run (a single longer unit is a run of its own).
+
+    Returns:
+        (first, end): np.ndarray int64 [R] each; run r holds units `first[r]:end[r]`.
+    """
+    num_units = len(lengths)
+    cumulative = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).tolist()
+    group_starts = np.flatnonzero(np.diff(groups)) + 1
+    group_ends = np.append(group_starts, num_units)
+    group_end = group_ends[np.searchsorted(group_starts, np.arange(num_units), "right")].tolist()
+    first, end = [], []
+    unit = 0
+    while unit < num_units:
+        fits = bisect.bisect_right(cumulative, cumulative[unit] + budget) - 1
+        first.append(unit)
+        unit = min(max(fits, unit + 1), group_end[unit])
+        end.append(unit)
+    return np.asarray(first, np.int64), np.asarray(end, np.int64)
+
+
 def pack_chunks(corpus: TokenizedCorpus, budget: int) -> tuple[np.ndarray, np.ndarray]:
     """Groups consecutive sentences of each document into chunks of at most `budget` tokens.
 
@@ -80,29 +170,70 @@ def pack_chunks(corpus: TokenizedCorpus, budget: int) -> tuple[np.ndarray, np.nd
     Returns:
         (first, end): np.ndarray int64 [C] each; chunk c holds sentences `first[c]:end[c]`.
     """
-    lengths = np.diff(corpus.sentence_starts)
-    first, end = [0], []
-    used = 0
-    for i in range(corpus.num_sentences):
-        new_document = i > 0 and corpus.document_ids[i] != corpus.document_ids[i - 1]
-        if i > 0 and (new_document or used + lengths[i] > budget):
-            end.append(i)
-            first.append(i)
-            used = 0
-        used += lengths[i]
-    end.append(corpus.num_sentences)
-    return np.asarray(first, np.int64), np.asarray(end, np.int64)
+    return _greedy_pack(np.diff(corpus.sentence_starts), corpus.document_ids, budget)
+
+
+def single_segment_chunks(corpus: TokenizedCorpus, budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token ranges of packed single segments: consecutive whole sentences of one document.
+
+    A sentence longer than the budget is first cut into pieces of `budget` tokens (the last
+    one shorter), which are then packed like sentences, so every token is in exactly one chunk.
+
+    Returns:
+        (start, stop): np.ndarray int64 [C] each; chunk c is `token_ids[start[c]:stop[c]]`.
+    """
+    starts = corpus.sentence_starts
+    lengths = np.diff(starts)
+    num_pieces = np.maximum(1, -(-lengths // budget))
+    piece_sentence = np.repeat(np.arange(corpus.num_sentences), num_pieces)
+    piece_of_sentence = np.arange(len(piece_sentence)) - np.repeat(
+        np.cumsum(num_pieces) - num_pieces, num_pieces
+    )
+    piece_start = starts[piece_sentence] + piece_of_sentence * budget
+    piece_stop = np.minimum(piece_start + budget, starts[piece_sentence + 1])
+    first, end = _greedy_pack(piece_stop - piece_start, corpus.document_ids[piece_sentence], budget)
+    return piece_start[first].astype(np.int64), piece_stop[end - 1].astype(np.int64)
+
+
+def make_single_segment_fn(corpus: TokenizedCorpus, max_seq_length: int):
+    """Returns a graph function (example_index, chunk) -> one `[CLS] A [SEP]` example, and the
+    number of chunks.
+
+    Chunk c is the c-th run of `single_segment_chunks`: as many consecutive whole sentences of
+    one document as fit in `max_seq_length`: sequences come nearly full, and no token is dropped.
+    """
+    start, stop = single_segment_chunks(corpus, max_seq_length - _NUM_SPECIAL_IN_SINGLE)
+    token_ids = tf.constant(corpus.token_ids)
+    start_t, stop_t = tf.constant(start), tf.constant(stop)
+
+    def make_single_segment(example_index, chunk):
+        segment = token_ids[start_t[chunk] : stop_t[chunk]]
+        tokens = tf.concat([tf.constant([CLS_ID]), segment, tf.constant([SEP_ID])], axis=0)
+        return {"token_ids": tokens, "segment_ids": tf.zeros_like(tokens)}
+
+    return make_single_segment, len(start)
+
+
+def _uniform_index(draw, low, count):
+    """`low + k` for k uniform in 0..count-1 from a draw in [0, 1); `low` when count < 1."""
+    low, count = tf.cast(low, tf.int64), tf.maximum(tf.cast(count, tf.int64), 1)
+    return low + tf.minimum(tf.cast(draw * tf.cast(count, tf.float32), tf.int64), count - 1)
 
 
 def make_pair_fn(corpus: TokenizedCorpus, max_seq_length: int, random_next_rate: float, seed: int):
-    """Returns a graph function (example_index, chunk) -> one `[CLS] A [SEP] B [SEP]` example.
+    """Returns a graph function (example_index, chunk) -> one `[CLS] A [SEP] B [SEP]` example,
+    and the number of chunks.
 
     A chunk with two or more sentences is split at a random sentence boundary into A and its
-    continuation B. With probability `random_next_rate`, or when the chunk is a single
-    sentence, B is instead taken from a random sentence onward of another document
-    (`next_sentence_labels` = 1). The longer segment is truncated to fit: A keeps its end,
-    B its start, so a true continuation stays contiguous. Randomness is stateless, keyed by
-    (seed, example_index): reproducible, and new in every epoch.
+    continuation B; a chunk of one sentence is split at a random token boundary inside it, so
+    every chunk but a single token has a true continuation and the labels keep the asked rate
+    on any corpus. With probability `random_next_rate` (always, for a single token), B is
+    instead taken from another document (`next_sentence_labels` = 1), starting where the true
+    B would: at a sentence start after a sentence split, inside a sentence after a token split.
+    A random B is cut to the length the true continuation would have had, so neither where B
+    starts nor its length gives the label away. The longer segment is truncated to fit: A keeps
+    its end, B its start, so a true continuation stays contiguous. Randomness is stateless,
+    keyed by (seed, example_index): reproducible, and new in every epoch.
     """
     budget = max_seq_length - _NUM_SPECIAL_IN_PAIR
     first, end = pack_chunks(corpus, budget)
@@ -120,35 +251,36 @@ def make_pair_fn(corpus: TokenizedCorpus, max_seq_length: int, random_next_rate:
 
     def make_pair(example_index, chunk):
         draws = tf.random.stateless_uniform(
-            [4], seed=tf.stack([tf.cast(seed, tf.int64), example_index])
+            [5], seed=tf.stack([tf.cast(seed, tf.int64), example_index])
         )
         s0, s1 = chunk_first[chunk], chunk_end[chunk]
-        num_sentences = s1 - s0
-        has_next = num_sentences >= 2
-        split = (
-            s0
-            + 1
-            + tf.cast(draws[0] * tf.cast(tf.maximum(num_sentences - 1, 1), tf.float32), tf.int64)
-        )
-        a_end = tf.where(has_next, tf.minimum(split, s1 - 1), s1)
+        chunk_start, chunk_stop = starts[s0], starts[s1]
+        num_sentences, num_tokens = s1 - s0, chunk_stop - chunk_start
+        at_sentence = num_sentences >= 2
+        has_next = num_tokens >= 2
+        at_token = tf.logical_and(has_next, tf.logical_not(at_sentence))
+        sentence_split = starts[_uniform_index(draws[0], s0 + 1, num_sentences - 1)]
+        token_split = _uniform_index(draws[0], chunk_start + 1, num_tokens - 1)
+        a_stop = tf.where(at_sentence, sentence_split, tf.where(has_next, token_split, chunk_stop))
         is_random = tf.logical_or(tf.logical_not(has_next), draws[1] < random_next_rate)
         if num_documents > 1:
-            offset = 1 + tf.cast(draws[2] * (num_documents - 1), tf.int64)
-            other = (sentence_document[s0] + tf.minimum(offset, num_documents - 1)) % num_documents
+            offset = _uniform_index(draws[2], 1, num_documents - 1)
+            other = (sentence_document[s0] + offset) % num_documents
         else:
             other = sentence_document[s0]
-        random_sentence = document_first_t[other] + tf.minimum(
-            tf.cast(draws[3] * tf.cast(document_size_t[other], tf.float32), tf.int64),
-            document_size_t[other] - 1,
+        random_sentence = _uniform_index(draws[3], document_first_t[other], document_size_t[other])
+        sentence_start, sentence_stop = starts[random_sentence], starts[random_sentence + 1]
+        inside = _uniform_index(draws[4], sentence_start + 1, sentence_stop - sentence_start - 1)
+        random_start = tf.where(
+            tf.logical_and(at_token, sentence_stop - sentence_start >= 2), inside, sentence_start
         )
-        a_start, a_stop = starts[s0], starts[a_end]
-        b_start = tf.where(is_random, starts[random_sentence], starts[a_end])
+        b_start = tf.where(is_random, random_start, a_stop)
         # A random B is cut to the length the true continuation would have had, so that
         # length does not give the label away.
-        next_length = tf.where(has_next, starts[s1] - starts[a_end], budget_t)
+        next_length = tf.where(has_next, chunk_stop - a_stop, budget_t)
         random_stop = tf.minimum(document_token_end[other], b_start + next_length)
-        b_stop = tf.where(is_random, random_stop, starts[s1])
-        length_a, length_b = a_stop - a_start, b_stop - b_start
+        b_stop = tf.where(is_random, random_stop, chunk_stop)
+        length_a, length_b = a_stop - chunk_start, b_stop - b_start
         keep_a = tf.minimum(length_a, tf.maximum(budget_t // 2, budget_t - length_b))
         keep_b = tf.minimum(length_b, budget_t - keep_a)
         segment_a = token_ids[a_stop - keep_a : a_stop]
@@ -176,6 +308,9 @@ def pretraining_dataset(
 ) -> tuple[tf.data.Dataset, int]:
     """The endless pretraining dataset, and how many examples make one epoch.
 
+    The examples have the layout the tasks need (`combine_layouts`): sentence pairs with
+    `next_sentence_labels` if some task asks for them, else packed single segments.
+
     Args:
         corpus: TokenizedCorpus.
         tasks: list[PretrainingTask]. Their `preprocess` runs on every ragged batch, in order.
@@ -189,15 +324,23 @@ def pretraining_dataset(
         (dataset of dense feature dicts [B, S] / [B, P] / [B], examples per epoch).
 
     Raises:
-        InputError: if a task needs random segments but the corpus has a single document.
+        InputError: if tasks ask for different pair layouts, or a task needs random segments
+            but the corpus has a single document.
     """
-    random_next_rate = max((task.random_next_rate for task in tasks), default=0.0)
-    if random_next_rate > 0 and corpus.num_documents < 2:
-        raise InputError(
-            "next-sentence prediction needs at least 2 documents (separate documents by a blank "
-            "line, or put one document per line), or leave next_sentence out of --tasks"
+    layout = combine_layouts(tasks)
+    if layout.sentence_pairs:
+        if layout.random_next_rate > 0 and corpus.num_documents < 2:
+            names = [task.name for task in tasks if task.example_layout.random_next_rate > 0]
+            raise InputError(
+                f"{', '.join(names)} needs segments from other documents, so at least 2 "
+                "documents (separate documents by a blank line, or put one document per "
+                f"line), or leave {', '.join(names)} out of --tasks"
+            )
+        make_example, num_chunks = make_pair_fn(
+            corpus, max_seq_length, layout.random_next_rate, seed
         )
-    make_pair, num_chunks = make_pair_fn(corpus, max_seq_length, random_next_rate, seed)
+    else:
+        make_example, num_chunks = make_single_segment_fn(corpus, max_seq_length)
 
     def preprocess(batch):
         for task in tasks:
@@ -209,7 +352,7 @@ def pretraining_dataset(
         .shuffle(num_chunks, seed=seed + start_step, reshuffle_each_iteration=True)
         .repeat()
         .enumerate(start=start_step * batch_size)
-        .map(make_pair, num_parallel_calls=tf.data.AUTOTUNE)
+        .map(make_example, num_parallel_calls=tf.data.AUTOTUNE)
         .apply(lambda examples: batch_by_length(examples, batch_size, max_seq_length))
         # Sequential: masking draws from TF's stateful RNG, so parallel calls would make the
         # masks depend on thread timing and break --seed reproducibility.

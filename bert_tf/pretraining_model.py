@@ -36,7 +36,16 @@ class PretrainingModel(keras.Model):
             metrics.update({f"{task.name}_{key}": value for key, value in task_metrics.items()})
         return total, metrics
 
-    def head_variables(self):
-        """The variables of the heads alone (the tied token embedding belongs to the backbone)."""
+    def head_variables(self, task_names=None):
+        """The variables of the heads alone (the tied token embedding belongs to the backbone).
+
+        Args:
+            task_names: iterable of str or None. Only these tasks' heads; None for all.
+        """
+        names = self.heads if task_names is None else list(task_names)
         backbone_ids = {id(v) for v in self.backbone.weights}
-        return [v for v in self.weights if id(v) not in backbone_ids]
+        return [v for name in names for v in self.heads[name].weights if id(v) not in backbone_ids]
+
+    def head_path(self, task_name) -> str:
+        """The prefix of a task head's weight paths (`pretraining_model/masked_lm/`)."""
+        return f"{self.name}/{task_name}/"

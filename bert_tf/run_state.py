@@ -27,7 +27,8 @@ def set_seed(seed: int, deterministic: bool) -> None:
 
 def run_settings(config, resumable_changes) -> dict:
     """The settings that identify a run: all of `config` but those a resumed run may change."""
-    return {k: v for k, v in dataclasses.asdict(config).items() if k not in resumable_changes}
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in resumable_changes}
+    return json.loads(json.dumps(settings))  # as run.json will give them back (tuples as lists)
 
 
 def prepare_checkpoint_dir(checkpoint_dir: str, settings: dict, resume: bool) -> bool:

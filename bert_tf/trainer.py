@@ -46,6 +46,15 @@ class Trainer:
         self.writer = tf.summary.create_file_writer(log_dir)
         self._train_step = None
 
+    @staticmethod
+    def checkpointed_step(checkpoint_dir: str) -> int:
+        """The step of the latest checkpoint in `checkpoint_dir`, or 0, read without building a
+        model (so a resumed run can make its data stream continue before the model exists)."""
+        latest = tf.train.latest_checkpoint(checkpoint_dir)
+        if not latest:
+            return 0
+        return int(tf.train.load_variable(latest, "step/.ATTRIBUTES/VARIABLE_VALUE"))
+
     def restore(self) -> int:
         """Restores the latest checkpoint if there is one; returns the step it was taken at."""
         if self.manager.latest_checkpoint:

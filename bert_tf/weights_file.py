@@ -58,13 +58,16 @@ def read_weights(path: str) -> dict:
     return arrays
 
 
-def load_weights(path: str, variables) -> tuple[int, int]:
+def load_weights(path: str, variables, under: tuple = ()) -> tuple[int, int]:
     """Assigns every variable its value from the file, strictly.
 
     Args:
         path: str. An .h5 file written by `save_weights`.
         variables: list of keras.Variable. All must be in the file, with the same shapes, and
-            the file must hold nothing else.
+            the file must hold nothing else (within `under`).
+        under: tuple of str. If given, only the file's weights whose paths start with one of
+            these prefixes are considered (e.g. the heads of the tasks a run shares with the
+            file); the rest of the file is left alone.
 
     Returns:
         (number of weights restored, number of parameters restored).
@@ -73,6 +76,8 @@ def load_weights(path: str, variables) -> tuple[int, int]:
         InputError: naming the weights that are missing, unexpected or of another shape.
     """
     arrays = read_weights(path)
+    if under:
+        arrays = {name: a for name, a in arrays.items() if name.startswith(tuple(under))}
     wanted = {v.path: v for v in variables}
     missing = sorted(set(wanted) - set(arrays))
     unexpected = sorted(set(arrays) - set(wanted))

@@ -4,7 +4,8 @@ Adding a task: one file with a `PretrainingTask` subclass, one line below.
 """
 
 from bert_tf.errors import InputError
-from pretrain_tasks.base import PretrainingTask
+from bert_tf.plugin_settings import constructor_arguments, plugin_settings
+from pretrain_tasks.base import CORE_ARGUMENTS, PretrainingTask
 from pretrain_tasks.masked_lm import MaskedLM
 from pretrain_tasks.next_sentence import NextSentence
 
@@ -25,35 +26,67 @@ def get(name: str) -> type:
     return TASKS[name]
 
 
-def build_tasks(names, vocabulary_size, max_seq_length, loss_weights=None, **settings):
-    """Instantiates tasks by name.
+def settings() -> dict:
+    """Every registered task's own settings (constructor arguments the core does not set), as
+    `PluginSetting`s by name: the command line offers each as a flag."""
+    return plugin_settings(TASKS, excluded=CORE_ARGUMENTS)
+
+
+def check_choice(names, loss_weights=None, task_settings=None) -> None:
+    """Checks a choice of tasks and their options before any slow work starts.
 
     Args:
         names: list[str]. Registered task names, no repeats.
-        vocabulary_size: int.
-        max_seq_length: int.
         loss_weights: dict[str, float] or None. Per-task loss weight (default 1).
-        **settings: run settings passed to every task; each takes the ones it uses.
-
-    Returns:
-        list[PretrainingTask].
+        task_settings: dict or None. Settings given for the tasks (e.g. `mask_rate`).
 
     Raises:
-        InputError: unknown or repeated names, or weights for tasks not listed.
+        InputError: no, unknown or repeated names; weights or settings for tasks not listed.
     """
     names = list(names)
     if not names:
         raise InputError("no pretraining task given; expected e.g. --tasks=masked_lm,next_sentence")
     if len(set(names)) != len(names):
         raise InputError(f"a pretraining task is listed twice: {names}")
-    loss_weights = dict(loss_weights or {})
-    unknown = set(loss_weights) - set(names)
+    classes = [get(name) for name in names]
+    unknown = set(loss_weights or {}) - set(names)
     if unknown:
         raise InputError(f"loss weights given for tasks not in --tasks: {sorted(unknown)}")
-    return [
-        get(name)(vocabulary_size, max_seq_length, loss_weights.get(name, 1.0), **settings)
-        for name in names
-    ]
+    known = settings()
+    for setting in task_settings or {}:
+        if setting not in known:
+            raise InputError(f"no pretraining task takes a setting {setting!r}")
+        if not any(setting in constructor_arguments(cls) for cls in classes):
+            raise InputError(
+                f"--{setting} is a setting of {', '.join(known[setting].owners)}, which "
+                f"--tasks={','.join(names)} does not include"
+            )
 
 
-__all__ = ["PretrainingTask", "TASKS", "get", "build_tasks"]
+def build_tasks(names, vocabulary_size, max_seq_length, loss_weights=None, task_settings=None):
+    """Instantiates tasks by name, each with the settings it takes.
+
+    Args:
+        names: list[str]. Registered task names, no repeats.
+        vocabulary_size: int.
+        max_seq_length: int.
+        loss_weights: dict[str, float] or None. Per-task loss weight (default 1).
+        task_settings: dict or None. Given task settings; the others keep their defaults.
+
+    Returns:
+        list[PretrainingTask].
+
+    Raises:
+        InputError: see `check_choice`.
+    """
+    check_choice(names, loss_weights, task_settings)
+    loss_weights, task_settings = dict(loss_weights or {}), dict(task_settings or {})
+    tasks = []
+    for name in names:
+        cls = get(name)
+        own = {k: v for k, v in task_settings.items() if k in constructor_arguments(cls)}
+        tasks.append(cls(vocabulary_size, max_seq_length, loss_weights.get(name, 1.0), **own))
+    return tasks
+
+
+__all__ = ["PretrainingTask", "TASKS", "get", "settings", "check_choice", "build_tasks"]

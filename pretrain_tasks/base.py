@@ -5,6 +5,12 @@ from typing import ClassVar
 import keras
 import tensorflow as tf
 
+from bert_tf.plugin_settings import constructor_arguments
+from bert_tf.pretraining_data import SINGLE_SEGMENT, ExampleLayout
+
+#: Constructor arguments the core sets; a task's other arguments are its own settings.
+CORE_ARGUMENTS = ("vocabulary_size", "max_seq_length", "loss_weight")
+
 
 class PretrainingTask:
     """One pretraining objective: its batch preprocessing, its head, its loss and metrics.
@@ -12,35 +18,43 @@ class PretrainingTask:
     Tasks only add keys prefixed by their name to a batch, and read the backbone's outputs, so
     they compose: the pretraining loss is the weighted sum of the tasks' losses.
 
+    A subclass's own settings are its other constructor keyword arguments, each documented in
+    its `Args:` and kept as an attribute of the same name: the command line offers each as a
+    flag (`--mask_rate`), and the bundle records their values.
+
     Args:
         vocabulary_size: int. Token ids in the vocabulary.
         max_seq_length: int. Longest input sequence, special tokens included.
         loss_weight: float. Weight of this task's loss in the total.
-        **settings: run settings shared by all tasks (e.g. `max_predictions_per_seq`); each
-            task takes the ones it uses, so the core never needs to know which task uses what.
     """
 
     name: ClassVar[str]
-    #: How often the pair builder should replace segment B by one from another document.
-    random_next_rate: ClassVar[float] = 0.0
+    #: The layout this task needs; a single-segment task also trains on pairs when another
+    #: task asks for them (the pipeline builds one layout for all the tasks of a run).
+    example_layout: ClassVar[ExampleLayout] = SINGLE_SEGMENT
 
-    def __init__(
-        self, vocabulary_size: int, max_seq_length: int, loss_weight: float = 1.0, **settings
-    ):
+    def __init__(self, vocabulary_size: int, max_seq_length: int, loss_weight: float = 1.0):
         self.vocabulary_size = vocabulary_size
         self.max_seq_length = max_seq_length
         self.loss_weight = loss_weight
 
     def describe(self) -> dict:
-        """What the bundle records of this task: its name and loss weight."""
-        return {"name": self.name, "loss_weight": self.loss_weight}
+        """What the bundle records of this task: its name, loss weight and own settings."""
+        own = sorted(set(constructor_arguments(type(self))) - set(CORE_ARGUMENTS))
+        return {
+            "name": self.name,
+            "loss_weight": self.loss_weight,
+            "settings": {name: getattr(self, name) for name in own},
+        }
 
     def preprocess(self, batch: dict) -> dict:
         """Adds this task's inputs to a batch in the tf.data pipeline.
 
         Args:
-            batch: dict. Ragged int32 `token_ids`, `segment_ids` [B, None] and int32
-                `next_sentence_labels` [B] (1 when segment B is from another document).
+            batch: dict. Ragged int32 `token_ids`, `segment_ids` [B, None]; in the sentence-pair
+                layout (`example_layout`) also int32 `next_sentence_labels` [B] (1 when segment
+                B is from another document). Single segments have `segment_ids` all 0 and no
+                `next_sentence_labels`.
 
         Returns:
             dict: the batch with this task's keys added (and `token_ids` possibly changed).

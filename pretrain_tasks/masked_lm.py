@@ -5,6 +5,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from keras import ops
 
+from bert_tf.errors import InputError
 from bert_tf.tokenization import CLS_ID, MASK_ID, PAD_ID, SEP_ID, UNK_ID
 from pretrain_tasks.base import PretrainingTask
 
@@ -100,9 +101,14 @@ class MaskedLM(PretrainingTask):
         loss_weight=1.0,
         max_predictions_per_seq=20,
         mask_rate=0.15,
-        **settings,
     ):
         super().__init__(vocabulary_size, max_seq_length, loss_weight)
+        if max_predictions_per_seq <= 0:
+            raise InputError(
+                f"--max_predictions_per_seq={max_predictions_per_seq}: expected a positive number"
+            )
+        if not 0 < mask_rate <= 1:
+            raise InputError(f"--mask_rate={mask_rate}: expected a share in (0, 1]")
         self.max_predictions_per_seq = max_predictions_per_seq
         self.mask_rate = mask_rate
 

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from bert_tf.pretraining_data import ExampleLayout
 from pretrain_tasks.base import PretrainingTask
 
 
@@ -24,7 +25,7 @@ class NextSentence(PretrainingTask):
     """Half the pairs get a segment B from another document (label 1); the head tells which."""
 
     name = "next_sentence"
-    random_next_rate = 0.5
+    example_layout = ExampleLayout.pairs(random_next_rate=0.5)
 
     def build_head(self, backbone):
         return NextSentenceHead(name=self.name)

@@ -1,15 +1,15 @@
 """Shared fixtures: a tiny corpus on disk, a tiny tokenizer, tiny configs for every backbone.
 
 Everything is small (vocabulary ~50, hidden_dim 16, 1-2 layers, sequences <= 32) so the whole
-suite stays fast on two CPU cores. Backbone fixtures are parametrized over
-`backbones.BACKBONES`: a newly registered backbone goes through every contract test by itself.
+suite stays fast on two CPU cores. Sizes come from the one table in `tests/helpers/tiny_configs`.
+Backbone fixtures are parametrized over `backbones.BACKBONES`: a newly registered backbone goes
+through every contract test by itself.
 """
-
-import inspect
 
 import keras
 import numpy as np
 import pytest
+from tiny_configs import tiny_overrides
 
 import backbones
 from bert_tf.tokenization import SPECIAL_TOKENS, Tokenizer, TokenizerConfig
@@ -29,17 +29,6 @@ A small boat sails on the sea.
 The boat is red.
 """
 
-# Size settings a tiny backbone uses; each backbone takes the ones its constructor accepts.
-TINY_BACKBONE_SETTINGS = dict(
-    hidden_dim=16,
-    num_layers=2,
-    num_heads=2,
-    intermediate_dim=32,
-    filters=8,
-    kernel_sizes=[3, 5],
-    dropout=0.1,
-    max_sequence_length=32,
-)
 TINY_VOCABULARY_SIZE = 50
 
 
@@ -77,10 +66,9 @@ def tiny_tokenizer(tiny_vocabulary):
 
 
 def tiny_backbone_config(name: str, vocabulary_size: int = TINY_VOCABULARY_SIZE, **changes) -> dict:
-    """The constructor kwargs of a tiny backbone `name` (its `tiny` preset, shrunk)."""
-    accepted = set(inspect.signature(backbones.get(name).__init__).parameters)
-    settings = {k: v for k, v in TINY_BACKBONE_SETTINGS.items() if k in accepted}
-    settings.update(changes)
+    """The constructor kwargs of a tiny backbone `name` (its `tiny` preset, shrunk), with two
+    layers so that stacking is tested, and 32 positions."""
+    settings = tiny_overrides(name, **{"num_layers": 2, "max_sequence_length": 32, **changes})
     return backbones.backbone_config(name, vocabulary_size, "tiny", **settings)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from finetuning_support import assert_clean_error, checkpoint_step, run_script  # noqa: E402
+from tiny_configs import tiny_flags, tiny_overrides
 
 from bert_tf import bundle
 from bert_tf.classifier_bundle import load_classifier
@@ -52,16 +53,16 @@ def files(tmp_path):
 
 
 def finetune_args(files, output_dir, *extra, init_checkpoint=""):
-    """One epoch of a tiny transformer; with no bundle unless `init_checkpoint` is given."""
+    """One epoch of a tiny transformer; with no bundle unless `init_checkpoint` is given (the
+    bundle then brings its architecture and vocabulary)."""
+    architecture = ["--backbone=transformer", *tiny_flags("transformer"), "--vocab_size=150"]
     return [
         f"--train_file={files['train_file']}",
         f"--valid_file={files['valid_file']}",
         f"--test_file={files['test_file']}",
         f"--output_dir={output_dir}",
         f"--init_checkpoint={init_checkpoint}",
-        "--backbone=transformer",
-        *support.TINY_FLAGS["transformer"],
-        "--vocab_size=150",
+        *([] if init_checkpoint else architecture),
         "--max_seq_length=32",
         "--batch_size=8",
         "--epochs=1",
@@ -77,7 +78,7 @@ def finetune_in_process(files, output_dir, **changes):
         output_dir=str(output_dir),
         init_checkpoint="",
         backbone="transformer",
-        backbone_overrides=support.tiny_overrides("transformer"),
+        backbone_overrides=tiny_overrides("transformer"),
         vocab_size=150,
         max_seq_length=32,
         batch_size=8,
@@ -241,6 +242,40 @@ def test_unknown_backbone_message_names_the_bundle(tmp_path, files, bundle_copy)
     with pytest.raises(InputError, match="lstm") as error:
         finetune_in_process(files, tmp_path / "out", init_checkpoint=bundle_copy)
     assert bundle_copy in str(error.value)
+
+
+def test_flags_that_contradict_the_bundle_are_an_error_naming_both(tmp_path, files, bundle_copy):
+    """The common case the default --init_checkpoint makes: asking for another backbone or
+    size while a bundle is given ends with exit 2, not a silent run of the bundle's model."""
+    result = run_script(
+        SCRIPT,
+        *finetune_args(files, tmp_path / "out", "--backbone=textcnn", init_checkpoint=bundle_copy),
+        "--hidden_dim=64",
+        "--num_heads=2",  # agrees with the bundle: not reported
+    )
+    assert_clean_error(
+        result,
+        "--backbone=textcnn (the bundle's backbone is transformer)",
+        "--hidden_dim=64 (the bundle's transformer has hidden_dim=16)",
+        bundle_copy,
+    )
+    assert "--num_heads" not in result.stderr
+    assert not os.path.exists(tmp_path / "out" / "metrics.json")
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"model_size": "mini"}, "--model_size=mini (the bundle's transformer has hidden_dim=16"),
+        ({"tokenizer": "whitespace"}, "--tokenizer=whitespace (the bundle's is wordpiece)"),
+        ({"backbone_overrides": {"filters": 8}}, "--filters=8 (the bundle's transformer has no"),
+    ],
+)
+def test_each_contradicting_setting_is_named(tmp_path, files, bundle_copy, changes, fragment):
+    settings = {"backbone": None, "backbone_overrides": {}, "vocab_size": None, **changes}
+    with pytest.raises(InputError, match="contradict the bundle") as error:
+        finetune_in_process(files, tmp_path / "out", init_checkpoint=bundle_copy, **settings)
+    assert fragment in str(error.value)
 
 
 @pytest.mark.slow

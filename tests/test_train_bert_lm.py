@@ -4,7 +4,6 @@ Marked slow: each runs a few dozen training steps of a tiny model (or starts the
 subprocess). Select them with `-m slow`, leave them out with `-m "not slow"`.
 """
 
-import inspect
 import json
 import os
 import subprocess
@@ -13,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny_configs import tiny_overrides
 
 import backbones
 from bert_tf import bundle, pretraining, weights_file
@@ -22,12 +22,6 @@ from bert_tf.pretraining import PretrainConfig, run_pretraining
 pytestmark = pytest.mark.slow
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = dict(hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32, filters=16)
-
-
-def tiny_overrides(name):
-    accepted = set(inspect.signature(backbones.get(name).__init__).parameters)
-    return {key: value for key, value in TINY.items() if key in accepted}
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +48,11 @@ def tiny_config(corpus, output_dir, backbone="transformer", **changes):
         corpus=corpus,
         output_dir=str(output_dir),
         backbone=backbone,
-        backbone_overrides=tiny_overrides(backbone),
+        backbone_overrides=tiny_overrides(backbone) if backbone else {},
         tasks=("masked_lm", "next_sentence"),
         vocab_size=60,
         max_seq_length=32,
-        max_predictions_per_seq=5,
+        task_settings={"max_predictions_per_seq": 5},
         batch_size=8,
         num_train_steps=50,
         learning_rate=0.02,
@@ -106,6 +100,62 @@ def test_pretraining_lowers_the_masked_lm_loss_and_writes_a_bundle(
     outputs = backbone(inputs, training=False)
     assert outputs["sequence_output"].shape == (1, token_ids.shape[1], 16)
     assert np.all(np.isfinite(outputs["sequence_output"].numpy()))
+
+
+@pytest.fixture(scope="module")
+def pretrained_bundle(small_corpus, tmp_path_factory):
+    """A tiny transformer pretrained 60 steps with both tasks, and its summary."""
+    output_dir = tmp_path_factory.mktemp("first") / "bundle"
+    summary = run_pretraining(tiny_config(small_corpus, output_dir, num_train_steps=60))
+    return str(output_dir), summary
+
+
+def test_pretraining_continues_from_a_bundle(small_corpus, tmp_path, pretrained_bundle):
+    """--init_checkpoint: the bundle's vocabulary, backbone and shared head are the start."""
+    first_dir, first = pretrained_bundle
+    continued = tiny_config(
+        small_corpus,
+        tmp_path / "continued",
+        init_checkpoint=first_dir,
+        backbone=None,
+        backbone_overrides={},
+        vocab_size=None,
+        tasks=("masked_lm",),
+        num_train_steps=3,
+        learning_rate=1e-5,
+    )
+    summary = run_pretraining(continued)
+    fresh = run_pretraining(
+        tiny_config(small_corpus, tmp_path / "fresh", tasks=("masked_lm",), num_train_steps=3)
+    )
+    start = summary["tasks"]["masked_lm"]["start_loss"]
+    # Where the first run ended, not where a fresh model starts (about ln 60).
+    assert start < fresh["tasks"]["masked_lm"]["start_loss"] - 0.5
+    assert abs(start - first["tasks"]["masked_lm"]["end_loss"]) < 0.5
+    config = bundle.read_bundle_config(str(tmp_path / "continued"))
+    assert config["training_summary"]["init_checkpoint"] == first_dir
+    assert config["backbone"] == bundle.read_bundle_config(first_dir)["backbone"]
+    with open(os.path.join(first_dir, bundle.VOCABULARY_FILE), encoding="utf-8") as f:
+        first_vocabulary = f.read()
+    with open(tmp_path / "continued" / bundle.VOCABULARY_FILE, encoding="utf-8") as f:
+        assert f.read() == first_vocabulary
+
+
+def test_architecture_flags_that_contradict_the_start_bundle_are_refused(
+    small_corpus, tmp_path, pretrained_bundle
+):
+    config = tiny_config(
+        small_corpus,
+        tmp_path / "out",
+        init_checkpoint=pretrained_bundle[0],
+        backbone="textcnn",
+        backbone_overrides=tiny_overrides("textcnn"),
+        vocab_size=None,
+    )
+    with pytest.raises(InputError, match="--backbone=textcnn") as error:
+        run_pretraining(config)
+    assert "--filters=8 (the bundle's transformer has no filters)" in str(error.value)
+    assert not os.path.exists(tmp_path / "out")
 
 
 def pairs_of(batch):

@@ -13,7 +13,7 @@ from benchmarks.tfidf_baseline import run_tfidf_baseline
 from bert_tf import metrics
 from bert_tf.classifier_bundle import load_classifier
 from bert_tf.labeled_data import LabelSet, read_labeled_file
-from bert_tf.predict import predict_probabilities
+from bert_tf.prediction import predict_probabilities
 
 TEMPLATE = (
     "Data Plane Development Kit ({name} runtime library) DPDK is a set of libraries for fast "

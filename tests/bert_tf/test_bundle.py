@@ -86,8 +86,12 @@ def test_bundle_files_and_config(saved, backbone_name, backbone_config):
     assert config["backbone"] == {"name": backbone_name, "config": model.backbone.get_config()}
     assert config["max_seq_length"] == MAX_SEQ_LENGTH
     assert config["tasks"] == [
-        {"name": "masked_lm", "loss_weight": 1.0},
-        {"name": "next_sentence", "loss_weight": 1.0},
+        {
+            "name": "masked_lm",
+            "loss_weight": 1.0,
+            "settings": {"mask_rate": 0.15, "max_predictions_per_seq": 20},
+        },
+        {"name": "next_sentence", "loss_weight": 1.0, "settings": {}},
     ]
     assert config["training_summary"] == {"steps": 3}
     assert config["tokenizer"]["vocabulary_size"] == 50

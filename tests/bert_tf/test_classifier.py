@@ -1,10 +1,10 @@
 """Tests for bert_tf.classifier: masked pooling, the priors' log-odds, and the multi-label head
 on every registered backbone."""
 
-import finetuning_support as support
 import keras
 import numpy as np
 import pytest
+from tiny_configs import tiny_overrides
 
 import backbones
 from bert_tf.classifier import POOLINGS, MultiLabelClassifier, prior_log_odds
@@ -18,7 +18,7 @@ NUM_LABELS = 5
 
 def tiny_backbone(name):
     config = backbones.backbone_config(
-        name, VOCABULARY_SIZE, "tiny", max_sequence_length=32, **support.tiny_overrides(name)
+        name, VOCABULARY_SIZE, "tiny", max_sequence_length=32, **tiny_overrides(name)
     )
     return backbones.build(name, config)
 

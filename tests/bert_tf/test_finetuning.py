@@ -1,7 +1,6 @@
 """Tests for bert_tf.finetuning: strict restore of the bundle's backbone, the no-pretrain arm,
 metrics.json, the saved model, and a tiny end-to-end run that must learn something."""
 
-import dataclasses
 import json
 import os
 import shutil
@@ -12,15 +11,18 @@ import h5py
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
+from tiny_configs import tiny_overrides
 
 import backbones
 from bert_tf import bundle, distribution, finetuning, metrics, weights_file
 from bert_tf.classification_data import encode_texts
 from bert_tf.classifier_bundle import load_classifier
+from bert_tf.epoch_evaluator import EpochEvaluator
 from bert_tf.errors import InputError
 from bert_tf.finetuning import FinetuneConfig, run_finetuning
 from bert_tf.labeled_data import LabelSet, read_labeled_file
-from bert_tf.predict import predict_probabilities
+from bert_tf.prediction import predict_probabilities
 
 BACKBONE_NAMES = sorted(backbones.BACKBONES)
 EPOCHS = 2
@@ -64,7 +66,10 @@ def config_for(bundle_dir, labeled, output_dir, **changes):
 
 def backbone_from(config):
     texts = read_labeled_file(config.train_file).texts
-    return finetuning._tokenizer_and_backbone(config, texts, distribution.get_strategy("default"))
+    source, backbone, restored = finetuning.prepare_backbone(
+        config, texts, distribution.get_strategy("default")
+    )
+    return source.tokenizer, source.name, backbone, restored
 
 
 def bundle_weights(bundle_dir):
@@ -242,25 +247,32 @@ def test_scores_come_from_the_epoch_with_the_best_valid_f1(finetuned):
     ]
 
 
-def test_restore_best_epoch_loads_that_epochs_weights_and_drops_the_others(tmp_path):
+def test_restore_best_loads_the_best_epochs_weights_and_drops_the_others(tmp_path):
     variable = keras.Variable(np.zeros(3, np.float32), name="kernel")
     model = types.SimpleNamespace(weights=[variable])
+    valid = tf.data.Dataset.from_tensor_slices({"labels": np.zeros((2, 1), np.float32)}).batch(2)
+    evaluator = EpochEvaluator(model, valid, np.zeros((2, 1)), str(tmp_path), steps_per_epoch=5)
     for epoch in (1, 2, 3):
         variable.assign(np.full(3, epoch, np.float32))
-        weights_file.save_weights(finetuning._best_weights_path(str(tmp_path), epoch), [variable])
-    history = [
+        weights_file.save_weights(evaluator.best_weights_path(epoch), [variable])
+    evaluator.history = [
         {"epoch": e, "valid_micro_f1": f1} for e, f1 in ((1, 0.2), (2, 0.5), (3, 0.5), (4, 0.4))
     ]
-    config = FinetuneConfig("t", "v", "s", str(tmp_path))
+    assert (evaluator.best_epoch, evaluator.last_epoch) == (2, 4)
 
-    assert finetuning._restore_best_epoch(config, str(tmp_path), history, model) == 2
+    assert evaluator.restore_best() == 2
     np.testing.assert_array_equal(variable.numpy(), [2, 2, 2])
     assert os.listdir(tmp_path) == ["best-epoch-2.weights.h5"]
 
-    variable.assign(np.zeros(3, np.float32))
-    unchanged = dataclasses.replace(config, restore_best_epoch=False)
-    assert finetuning._restore_best_epoch(unchanged, str(tmp_path), history, model) == 4
-    np.testing.assert_array_equal(variable.numpy(), [0, 0, 0])
+
+def test_a_resumed_evaluator_continues_the_history_on_disk(tmp_path):
+    valid = tf.data.Dataset.from_tensor_slices({"labels": np.zeros((2, 1), np.float32)}).batch(2)
+    model = types.SimpleNamespace(weights=[])
+    history = [{"epoch": e, "valid_micro_f1": 0.1 * e} for e in (1, 2, 3)]
+    (tmp_path / "history.json").write_text(json.dumps(history), encoding="utf-8")
+    # Resumed at step 10 of 5 a epoch: epoch 3's entry came after that checkpoint.
+    evaluator = EpochEvaluator(model, valid, np.zeros((2, 1)), str(tmp_path), 5, start_step=10)
+    assert [entry["epoch"] for entry in evaluator.history] == [1, 2]
 
 
 def test_labels_never_seen_in_train_are_counted(finetuned):
@@ -332,7 +344,7 @@ def test_tiny_run_on_the_sample_beats_the_frequency_baselines(tmp_path):
             init_checkpoint="",
             backbone="transformer",
             backbone_overrides=dict(
-                support.tiny_overrides("transformer"), hidden_dim=32, intermediate_dim=64
+                tiny_overrides("transformer"), hidden_dim=32, intermediate_dim=64
             ),
             vocab_size=300,
             pooling="mean",

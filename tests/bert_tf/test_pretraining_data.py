@@ -1,8 +1,12 @@
-"""Tests for bert_tf.pretraining_data: padding, bucketing, sentence pairs, epochs and seeds.
+"""Tests for bert_tf.pretraining_data: example layouts, single segments, sentence pairs, epochs
+and seeds.
 
-The pair tests use corpora in which every token is distinct (`t0 t1 t2 ...`), so each token id
-names one place in the flat corpus and "B directly follows A" can be checked exactly.
+The tests use corpora in which every token is distinct (`t0 t1 t2 ...`), so each token id names
+one place in the flat corpus and "B directly follows A" or "no token is lost" can be checked
+exactly.
 """
+
+import os
 
 import numpy as np
 import pytest
@@ -11,9 +15,13 @@ import tensorflow as tf
 from bert_tf.corpus import read_corpus
 from bert_tf.errors import InputError
 from bert_tf.pretraining_data import (
+    SINGLE_SEGMENT,
+    ExampleLayout,
     TokenizedCorpus,
+    combine_layouts,
     pack_chunks,
     pretraining_dataset,
+    single_segment_chunks,
     tokenize_corpus,
 )
 from bert_tf.tokenization import (
@@ -22,22 +30,35 @@ from bert_tf.tokenization import (
     SPECIAL_TOKENS,
     Tokenizer,
     TokenizerConfig,
+    learn_vocabulary,
 )
+from pretrain_tasks.base import PretrainingTask
 from pretrain_tasks.masked_lm import MaskedLM
 from pretrain_tasks.next_sentence import NextSentence
+
+SAMPLE_CORPUS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "data",
+    "corpus.txt",
+)
 
 # ---------------------------------------------------------------------------------------------
 # Corpora of distinct tokens, tokenized once.
 
 
-def distinct_token_corpus(tmp_path, sentence_lengths_per_document):
-    """Writes a corpus whose k-th token is `tk`, and returns it tokenized (id of tk = k + 5)."""
+def distinct_token_corpus(tmp_path, sentence_lengths_per_document, one_document_per_line=False):
+    """Writes a corpus whose k-th token is `tk`, and returns it tokenized (id of tk = k + 5).
+
+    By default one sentence a line and a blank line after each document; with
+    `one_document_per_line`, each document (of one sentence: `tk` has no `. ! ?`) is a line.
+    """
     lines, counter = [], 0
     for document in sentence_lengths_per_document:
         for length in document:
             lines.append(" ".join(f"t{counter + i}" for i in range(length)))
             counter += length
-        lines.append("")
+        if not one_document_per_line:
+            lines.append("")
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(lines), encoding="utf-8")
     vocabulary = list(SPECIAL_TOKENS) + [f"t{i}" for i in range(counter)]
@@ -76,6 +97,18 @@ def unmasked(example):
         real = example["masked_lm_weights"] == 1
         tokens[example["masked_lm_positions"][real]] = example["masked_lm_ids"][real]
     return tokens
+
+
+def split_single(tokens):
+    """`[CLS] A [SEP]` -> A, checking the frame."""
+    assert tokens[0] == CLS_ID and tokens[-1] == SEP_ID
+    assert np.flatnonzero(tokens == SEP_ID).tolist() == [len(tokens) - 1], tokens
+    return tokens[1:-1]
+
+
+def position(tokens):
+    """Token ids of a distinct-token corpus -> their positions in the flat corpus."""
+    return tokens.astype(np.int64) - len(SPECIAL_TOKENS)
 
 
 def split_pair(tokens):
@@ -131,6 +164,21 @@ def test_pack_chunks_respects_budget_and_documents(tmp_path):
         assert lengths[s0:s1].sum() <= 10 or s1 - s0 == 1  # an over-long sentence stands alone
 
 
+def test_single_segment_chunks_pack_sentences_and_cut_long_ones(tmp_path):
+    corpus = distinct_token_corpus(tmp_path, [[3, 4, 5, 2], [20], [2, 2], [6, 6, 6]])
+    start, stop = single_segment_chunks(corpus, budget=10)
+    assert list(zip(start.tolist(), stop.tolist())) == [
+        (0, 7),  # 3 + 4
+        (7, 14),  # 5 + 2
+        (14, 24),  # the 20-token sentence, in two pieces of 10
+        (24, 34),
+        (34, 38),  # 2 + 2
+        (38, 44),  # 6 + 6 do not fit in 10
+        (44, 50),
+        (50, 56),
+    ]
+
+
 @pytest.fixture
 def mixed_corpus(tmp_path):
     """18 documents of 1-5 sentences of 1-12 tokens, plus over-long sentences to truncate."""
@@ -160,8 +208,8 @@ def test_pairs_are_cls_a_sep_b_sep_with_true_or_random_continuations(mixed_corpu
     assert num_chunks == len(pack_chunks(corpus, max_seq_length - 3)[0])
     documents = document_of_position(corpus)
     starts = set(corpus.sentence_starts.tolist())
-    position = lambda tokens: tokens.astype(np.int64) - len(SPECIAL_TOKENS)  # noqa: E731
     seen = {0: 0, 1: 0}
+    token_splits = 0
     for example in examples(dataset, 60):
         tokens = example["token_ids"]
         assert len(tokens) <= max_seq_length
@@ -173,17 +221,20 @@ def test_pairs_are_cls_a_sep_b_sep_with_true_or_random_continuations(mixed_corpu
         for segment in (a_positions, b_positions):
             assert np.array_equal(segment, np.arange(segment[0], segment[0] + len(segment)))
             assert len(set(documents[segment].tolist())) == 1
-        # A ends at a sentence end; B starts at a sentence start.
-        assert a_positions[-1] + 1 in starts
-        assert b_positions[0] in starts
+        # A chunk of several sentences is split at a sentence end, and then B (true or random)
+        # starts at a sentence start; a chunk of one sentence is split inside it.
+        if a_positions[-1] + 1 in starts:
+            assert b_positions[0] in starts
         label = int(example["next_sentence_labels"])
         seen[label] += 1
         if label == 0:
             assert b_positions[0] == a_positions[-1] + 1
             assert documents[a_positions[0]] == documents[b_positions[0]]
+            token_splits += b_positions[0] not in starts
         else:
             assert documents[a_positions[0]] != documents[b_positions[0]]
     assert seen[0] > 20 and seen[1] > 20, seen
+    assert token_splits > 5  # one-sentence chunks give true continuations too
 
 
 def test_long_pairs_are_truncated_to_max_seq_length(mixed_corpus):
@@ -212,17 +263,146 @@ def test_random_next_rate_is_one_half_with_next_sentence(tmp_path):
     assert abs(np.mean(labels) - 0.5) < 0.07, np.mean(labels)
 
 
-def test_without_next_sentence_multi_sentence_chunks_are_true_continuations(tmp_path):
-    corpus = distinct_token_corpus(tmp_path, sentence_lengths(10, (2, 4), 2, 6, seed=6))
-    dataset, _ = pretraining_dataset(
-        corpus,
-        [MaskedLM(1000, 32, max_predictions_per_seq=5)],
-        max_seq_length=32,
-        batch_size=4,
-        seed=0,
+def masked_lm_only(corpus, max_seq_length, batch_size, seed=0):
+    vocabulary_size = len(corpus.token_ids) + len(SPECIAL_TOKENS)
+    task = MaskedLM(vocabulary_size, max_seq_length, max_predictions_per_seq=5)
+    return pretraining_dataset(
+        corpus, [task], max_seq_length=max_seq_length, batch_size=batch_size, seed=seed
     )
-    labels = [int(e["next_sentence_labels"]) for e in examples(dataset, 20)]
-    assert labels == [0] * 80
+
+
+def test_masked_lm_alone_gets_packed_single_segments(mixed_corpus):
+    corpus, max_seq_length = mixed_corpus, 16
+    budget = max_seq_length - 2
+    dataset, num_chunks = masked_lm_only(corpus, max_seq_length, batch_size=4)
+    assert num_chunks == len(single_segment_chunks(corpus, budget)[0])
+    documents = document_of_position(corpus)
+    starts = corpus.sentence_starts
+    sentence_length = dict(zip(starts[:-1].tolist(), np.diff(starts).tolist()))
+    multi_sentence = 0
+    for example in examples(dataset, 3 * num_chunks // 4):
+        assert "next_sentence_labels" not in example
+        tokens = unmasked(example)
+        assert len(tokens) <= max_seq_length
+        assert example["segment_ids"].tolist() == [0] * len(tokens)
+        segment = position(split_single(tokens))
+        assert np.array_equal(segment, np.arange(segment[0], segment[0] + len(segment)))
+        assert len(set(documents[segment].tolist())) == 1  # never crosses documents
+        # It starts at a sentence start or a piece boundary of an over-long sentence ...
+        sentence = np.searchsorted(starts, segment[0], "right") - 1
+        assert (segment[0] - starts[sentence]) % budget == 0
+        # ... ends at a sentence end or a piece boundary, and the next sentence did not fit.
+        stop = segment[-1] + 1
+        if stop < len(corpus.token_ids) and documents[stop] == documents[segment[0]]:
+            sentence = np.searchsorted(starts, stop, "right") - 1
+            assert (stop - starts[sentence]) % budget == 0
+            if stop in sentence_length:
+                assert len(segment) + min(sentence_length[stop], budget) > budget
+        multi_sentence += int(np.isin(segment[1:], starts).sum()) >= 1
+    assert multi_sentence > 10  # packed: several sentences per example when they fit
+
+
+def test_masked_lm_alone_sees_every_token_once_per_epoch(mixed_corpus):
+    corpus, max_seq_length = mixed_corpus, 16
+    # Batches of one keep the stream in example order, so the first `num_chunks` are an epoch.
+    dataset, num_chunks = masked_lm_only(corpus, max_seq_length, batch_size=1, seed=4)
+    stream = examples(dataset, 2 * num_chunks)
+    for epoch in (stream[:num_chunks], stream[num_chunks:]):
+        seen = np.concatenate([position(split_single(unmasked(e))) for e in epoch])
+        # Every token exactly once, the 40- and 35-token sentences included.
+        assert np.array_equal(np.sort(seen), np.arange(len(corpus.token_ids)))
+    first_order = [int(position(split_single(unmasked(e)))[0]) for e in stream[:num_chunks]]
+    second_order = [int(position(split_single(unmasked(e)))[0]) for e in stream[num_chunks:]]
+    assert first_order != second_order  # a new order in each epoch
+
+
+def test_next_sentence_labels_are_balanced_on_one_document_per_line(tmp_path):
+    # 300 documents of one sentence each (no . ! ?), some longer than a sequence, and three of a
+    # single token, which cannot be split and so always get a random B.
+    rng = np.random.default_rng(8)
+    lengths = [[int(n)] for n in rng.integers(2, 61, 297)] + [[1], [1], [1]]
+    rng.shuffle(lengths)
+    corpus = distinct_token_corpus(tmp_path, lengths, one_document_per_line=True)
+    assert corpus.num_documents == corpus.num_sentences == 300
+    dataset, num_chunks = pretraining_dataset(
+        corpus, [NextSentence(10, 32)], max_seq_length=32, batch_size=50, seed=3
+    )
+    assert num_chunks == 300
+    documents = document_of_position(corpus)
+    starts = set(corpus.sentence_starts.tolist())
+    one_token = np.diff(corpus.sentence_starts) == 1
+    single_tokens = set(corpus.sentence_starts[:-1][one_token].tolist())
+    assert len(single_tokens) == 3
+    labels = []
+    for example in examples(dataset, 80):
+        a, b = split_pair(example["token_ids"])
+        a_positions, b_positions = position(a), position(b)
+        label = int(example["next_sentence_labels"])
+        labels.append(label)
+        if len(a) == 1 and a_positions[0] in single_tokens:
+            assert label == 1
+        elif label == 0:
+            # A token split: B starts right after A, inside the same one-sentence document.
+            assert b_positions[0] == a_positions[-1] + 1
+            assert b_positions[0] not in starts
+            assert documents[a_positions[0]] == documents[b_positions[0]]
+        else:
+            assert documents[a_positions[0]] != documents[b_positions[0]]
+            # A random B starts inside a sentence as well, so where it starts tells nothing.
+            assert b_positions[0] not in starts or b_positions[0] in single_tokens
+    assert len(labels) == 4000
+    assert 0.45 <= np.mean(labels) <= 0.55, np.mean(labels)
+
+
+def test_next_sentence_labels_are_balanced_on_the_sample_corpus_with_short_sequences():
+    corpus = read_corpus(SAMPLE_CORPUS)
+    config = TokenizerConfig("wordpiece")
+    tokenizer = Tokenizer(learn_vocabulary(corpus.sentences, config, 2000), config)
+    tokenized = tokenize_corpus(corpus, tokenizer)
+    # At this length many chunks hold one sentence, which once always got a random B.
+    first, end = pack_chunks(tokenized, 32 - 3)
+    assert np.mean(end - first == 1) > 0.2
+    dataset, _ = pretraining_dataset(
+        tokenized,
+        [NextSentence(tokenizer.vocabulary_size, 32)],
+        max_seq_length=32,
+        batch_size=100,
+        seed=5,
+    )
+    labels = np.concatenate([batch["next_sentence_labels"].numpy() for batch in dataset.take(40)])
+    assert len(labels) == 4000
+    assert 0.45 <= labels.mean() <= 0.55, labels.mean()
+
+
+class OtherRateTask(PretrainingTask):
+    name = "other_rate"
+    example_layout = ExampleLayout.pairs(0.3)
+
+
+class PairsTask(PretrainingTask):
+    name = "pairs"
+    example_layout = ExampleLayout.pairs(0.5)
+
+
+def test_layouts_combine_to_pairs_only_when_a_task_asks():
+    masked_lm, next_sentence = MaskedLM(100, 16), NextSentence(100, 16)
+    assert MaskedLM.example_layout == SINGLE_SEGMENT
+    assert combine_layouts([masked_lm]) == SINGLE_SEGMENT
+    assert combine_layouts([]) == SINGLE_SEGMENT
+    assert combine_layouts([masked_lm, next_sentence]) == ExampleLayout.pairs(0.5)
+    assert combine_layouts([next_sentence, PairsTask(100, 16)]) == ExampleLayout.pairs(0.5)
+    with pytest.raises(ValueError):
+        ExampleLayout(sentence_pairs=False, random_next_rate=0.5)
+    with pytest.raises(ValueError):
+        ExampleLayout.pairs(1.5)
+
+
+def test_tasks_asking_for_different_pair_rates_is_an_error(mixed_corpus):
+    tasks = [MaskedLM(100, 16), NextSentence(100, 16), OtherRateTask(100, 16)]
+    with pytest.raises(InputError, match="next_sentence.*other_rate"):
+        combine_layouts(tasks)
+    with pytest.raises(InputError, match="different random-next rates"):
+        pretraining_dataset(mixed_corpus, tasks, max_seq_length=16, batch_size=2, seed=0)
 
 
 def test_next_sentence_needs_two_documents():
@@ -246,8 +426,8 @@ def test_next_sentence_needs_two_documents():
 
 
 def test_masks_differ_between_epochs(tmp_path):
-    # Documents of exactly 2 sentences, masked LM only: every chunk makes the same pair in
-    # every epoch, so only the masks can differ.
+    # Documents of 2 sentences that fit in one sequence, masked LM only: every chunk makes the
+    # same single segment in every epoch, so only the masks can differ.
     corpus = distinct_token_corpus(tmp_path, sentence_lengths(8, (2, 2), 4, 8, seed=7))
     vocabulary_size = len(corpus.token_ids) + len(SPECIAL_TOKENS)
     dataset, num_chunks = pretraining_dataset(

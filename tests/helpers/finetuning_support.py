@@ -1,15 +1,17 @@
 """Helpers shared by the stage-2 (fine-tuning) tests: tiny bundles, labeled subsets, bundle
 surgery that keeps the checksums right, and the script runner.
 
-`tests/helpers` is on pytest's `pythonpath` (pyproject.toml); it holds nothing else, since
-`tests/` itself would shadow the `backbones` and `pretrain_tasks` packages with its test
-directories of the same names.
+`tests/helpers` is on pytest's `pythonpath` (pyproject.toml); it holds only helper modules
+(this one and `tiny_configs`), since `tests/` itself would shadow the `backbones` and
+`pretrain_tasks` packages with its test directories of the same names.
 """
 
 import json
 import os
 import subprocess
 import sys
+
+from tiny_configs import tiny_overrides
 
 import backbones
 from backbones.base import model_inputs_example
@@ -21,21 +23,6 @@ from bert_tf.tokenization import Tokenizer, TokenizerConfig, learn_vocabulary
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "data")
-
-# Tiny sizes each backbone accepts (the presets are far larger).
-TINY_OVERRIDES = {
-    "transformer": {"hidden_dim": 16, "num_layers": 1, "num_heads": 2, "intermediate_dim": 32},
-    "textcnn": {"hidden_dim": 16, "num_layers": 1, "filters": 8, "kernel_sizes": [3]},
-}
-TINY_FLAGS = {
-    "transformer": ["--hidden_dim=16", "--num_layers=1", "--num_heads=2", "--intermediate_dim=32"],
-    "textcnn": ["--hidden_dim=16", "--num_layers=1", "--filters=8"],
-}
-
-
-def tiny_overrides(backbone_name: str) -> dict:
-    """Backbone overrides for a tiny model; a backbone not listed gets width and depth only."""
-    return dict(TINY_OVERRIDES.get(backbone_name, {"hidden_dim": 16, "num_layers": 1}))
 
 
 def read_lines(name: str, count: int, start: int = 0) -> list[str]:

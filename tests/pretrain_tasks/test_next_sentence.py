@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bert_tf.pretraining_data import SINGLE_SEGMENT, ExampleLayout
+from pretrain_tasks.base import PretrainingTask
 from pretrain_tasks.next_sentence import NextSentence, NextSentenceHead
 
 
@@ -40,5 +42,9 @@ def test_loss_and_accuracy_on_known_logits():
     assert float(metrics["accuracy"]) == pytest.approx(0.75)
 
 
-def test_next_sentence_asks_for_random_segments_half_the_time():
-    assert NextSentence.random_next_rate == 0.5
+def test_next_sentence_asks_for_pairs_with_random_segments_half_the_time():
+    assert NextSentence.example_layout == ExampleLayout.pairs(0.5)
+    assert NextSentence.example_layout.sentence_pairs
+    assert NextSentence.example_layout.random_next_rate == 0.5
+    # Tasks need single segments unless they say otherwise.
+    assert PretrainingTask.example_layout == SINGLE_SEGMENT

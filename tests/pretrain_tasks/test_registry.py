@@ -45,7 +45,7 @@ def test_build_tasks_applies_weights_and_settings_in_order():
         30,
         16,
         {"next_sentence": 0.25},
-        max_predictions_per_seq=7,
+        {"max_predictions_per_seq": 7},
     )
     assert [t.name for t in tasks] == ["next_sentence", "masked_lm"]
     assert [t.loss_weight for t in tasks] == [0.25, 1.0]
