@@ -20,7 +20,7 @@ from bert_tf.labeled_data import LabelSet, read_labeled_file
 from bert_tf.optimization import create_optimizer
 from bert_tf.run_config import RunConfig, setting
 from bert_tf.tokenization import Tokenizer, TokenizerConfig, learn_vocabulary
-from bert_tf.trainer import Trainer
+from bert_tf.trainer import CHECKPOINT_DIR, Trainer
 
 METRICS_FILE = "metrics.json"
 MODEL_DIR = "model"
@@ -114,7 +114,7 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     started = time.perf_counter()
     config.validate()
     strategy = _strategy(config)
-    checkpoint_dir = os.path.join(config.output_dir, "checkpoints")
+    checkpoint_dir = os.path.join(config.output_dir, CHECKPOINT_DIR)
     settings = run_state.run_settings(config, FinetuneConfig.RESUMABLE_CHANGES)
     resuming = run_state.prepare_checkpoint_dir(checkpoint_dir, settings, config.resume)
     data = read_labeled_data(config)
@@ -125,14 +125,8 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     steps_per_epoch = math.ceil(len(data.examples["train"]) / config.batch_size)
     num_steps = config.epochs * steps_per_epoch
     model, optimizer = _build_classifier(config, backbone, data, num_steps, strategy)
-    trainer = Trainer(
-        model,
-        optimizer,
-        model.loss_and_metrics,
-        strategy,
-        checkpoint_dir,
-        os.path.join(config.output_dir, "logs", "finetune"),
-        max_to_keep=1,
+    trainer = Trainer.in_output_dir(
+        model, optimizer, strategy, config.output_dir, "finetune", max_to_keep=1
     )
     start_step = trainer.restore()
     datasets = _datasets(config, data, source.tokenizer, start_step)

@@ -15,7 +15,7 @@ from bert_tf.pretraining_data import combine_layouts, pretraining_dataset, token
 from bert_tf.pretraining_model import PretrainingModel
 from bert_tf.run_config import RunConfig, plugin_dict, setting
 from bert_tf.tokenization import SPECIAL_TOKENS, Tokenizer, TokenizerConfig, learn_vocabulary
-from bert_tf.trainer import Trainer
+from bert_tf.trainer import CHECKPOINT_DIR, Trainer
 
 #: The shortest sequence each layout can make: [CLS] a [SEP], or [CLS] a [SEP] b [SEP].
 MIN_SEQ_LENGTH = {False: 3, True: 5}
@@ -33,12 +33,12 @@ class PretrainConfig(RunConfig):
         "data/corpus.txt",
         "Raw text: one sentence a line, a blank line between documents; or one document a line.",
     )
-    output_dir: str = setting("runs/pretrain", "Where the bundle, checkpoints and logs go.")
     init_checkpoint: str = setting(
         "",
         "A bundle to continue pretraining from: its vocabulary, backbone and, for the tasks "
         "it shares with --tasks, heads; the optimizer starts afresh. Empty: random weights.",
     )
+    output_dir: str = setting("runs/pretrain", "Where the bundle, checkpoints and logs go.")
     tasks: tuple = setting(
         ("masked_lm", "next_sentence"), "Pretraining tasks, comma-separated.", _task_names
     )
@@ -126,7 +126,7 @@ def run_pretraining(config: PretrainConfig) -> dict:
         TrainingError: the loss became NaN or infinite.
     """
     strategy, start = _check_settings(config)
-    checkpoint_dir = os.path.join(config.output_dir, "checkpoints")
+    checkpoint_dir = os.path.join(config.output_dir, CHECKPOINT_DIR)
     settings = run_state.run_settings(config, PretrainConfig.RESUMABLE_CHANGES)
     resuming = run_state.prepare_checkpoint_dir(checkpoint_dir, settings, config.resume)
     corpus = _read_corpus(config.corpus)
@@ -150,14 +150,7 @@ def run_pretraining(config: PretrainConfig) -> dict:
     )
     schedule = _schedule(config, examples_per_epoch)
     model, optimizer = _build_model(config, source, tasks, dataset, schedule, strategy)
-    trainer = Trainer(
-        model,
-        optimizer,
-        model.loss_and_metrics,
-        strategy,
-        checkpoint_dir,
-        os.path.join(config.output_dir, "logs", "pretrain"),
-    )
+    trainer = Trainer.in_output_dir(model, optimizer, strategy, config.output_dir, "pretrain")
     trainer.restore()
     history = trainer.train(
         dataset,

@@ -16,6 +16,9 @@ from absl import logging
 from bert_tf import atomic_write
 from bert_tf.errors import TrainingError
 
+#: Where in a run's output directory its checkpoints and resumable state go.
+CHECKPOINT_DIR = "checkpoints"
+
 
 class Trainer:
     """Trains `model` with `optimizer` on the loss returned by `loss_fn`.
@@ -45,6 +48,20 @@ class Trainer:
         self._first_step_path = os.path.join(checkpoint_dir, "first_step_metrics.json")
         self.writer = tf.summary.create_file_writer(log_dir)
         self._train_step = None
+
+    @classmethod
+    def in_output_dir(cls, model, optimizer, strategy, output_dir, stage, max_to_keep=2):
+        """A trainer of `model.loss_and_metrics` that keeps its checkpoints in
+        `<output_dir>/checkpoints` and its TensorBoard logs in `<output_dir>/logs/<stage>`."""
+        return cls(
+            model,
+            optimizer,
+            model.loss_and_metrics,
+            strategy,
+            os.path.join(output_dir, CHECKPOINT_DIR),
+            os.path.join(output_dir, "logs", stage),
+            max_to_keep,
+        )
 
     @staticmethod
     def checkpointed_step(checkpoint_dir: str) -> int:
