@@ -22,6 +22,13 @@ setup(
     extras_require={
         "test": ["pytest>=8", "scikit-learn>=1.4", "matplotlib>=3.8"],
         "benchmark": ["scikit-learn>=1.4", "matplotlib>=3.8"],
+        # benchmarks/throughput.py: the keras-hub reference (keras-hub 0.32 needs Python 3.11+;
+        # on 3.10 the benchmark runs without it and says so).
+        "bench": [
+            'keras-hub==0.32.*; python_version >= "3.11"',
+            "scikit-learn>=1.4",
+            "matplotlib>=3.8",
+        ],
     },
     entry_points={
         "console_scripts": [

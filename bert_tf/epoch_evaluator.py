@@ -53,7 +53,6 @@ class EpochEvaluator:
         )
         self._history_path = os.path.join(checkpoint_dir, HISTORY_FILE)
         self.history = self._read_history(start_step // steps_per_epoch) if start_step else []
-        self._train_losses = []
 
     def evaluate(self, dataset):
         """Probabilities [N, L] and the mean sigmoid cross-entropy over an evaluation dataset
@@ -69,16 +68,15 @@ class EpochEvaluator:
             probabilities.append(tf.sigmoid(logits).numpy())
         return np.concatenate(probabilities), float(np.concatenate(losses).mean())
 
-    def on_step(self, step, step_metrics):
-        """The trainer's per-step hook: at an epoch's end, scores valid and returns the figures
-        to log (None at other steps)."""
-        self._train_losses.append(step_metrics["loss"])
+    def on_step(self, step, train_metrics):
+        """The trainer's hook, called at every epoch's end (`on_step_every=steps_per_epoch`)
+        with the epoch's mean training metrics: scores valid and returns the figures to log."""
         if step % self.steps_per_epoch:
             return None
-        entry = self.end_epoch(step // self.steps_per_epoch)
+        entry = self.end_epoch(step // self.steps_per_epoch, train_metrics.get("loss"))
         return {f"valid/{k}": v for k, v in entry.items() if k != "epoch"}
 
-    def end_epoch(self, epoch) -> dict:
+    def end_epoch(self, epoch, train_loss=None) -> dict:
         """Scores valid with the threshold tuned on it, records the epoch and keeps its weights
         if it is the best so far; returns its history entry."""
         probabilities, valid_loss = self.evaluate(self.valid_dataset)
@@ -88,13 +86,12 @@ class EpochEvaluator:
         )
         entry = {
             "epoch": epoch,
-            "train_loss": float(np.mean(self._train_losses)) if self._train_losses else None,
+            "train_loss": train_loss,
             "valid_loss": valid_loss,
             "valid_micro_f1": scores["micro_f1"],
             "valid_macro_f1": scores["macro_f1"],
             "valid_threshold": float(threshold),
         }
-        self._train_losses.clear()
         earlier = [e["valid_micro_f1"] for e in self.history if e["epoch"] < epoch]
         self.history.append(entry)
         if self.keep_best and all(f1 < entry["valid_micro_f1"] for f1 in earlier):

@@ -145,6 +145,7 @@ def run_finetuning(config: FinetuneConfig) -> dict:
         checkpoint_every=steps_per_epoch,
         log_every=max(1, steps_per_epoch // 4),
         on_step=evaluator.on_step,
+        on_step_every=steps_per_epoch,
     )
     best_epoch = evaluator.restore_best() if config.restore_best_epoch else evaluator.last_epoch
     results = dict(

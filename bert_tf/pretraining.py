@@ -295,7 +295,8 @@ def _summary(config, history, tasks, first_step, schedule) -> dict:
         "epochs": round(schedule.num_steps / schedule.steps_per_epoch, 3),
         "batch_size": config.batch_size,
         "steps_per_second": round(history["steps_per_second"], 3),
-        "padded_tokens_per_second": round(history["tokens_per_second"], 1),
+        "tokens_per_second": round(history["tokens_per_second"], 1),
+        "padded_tokens_per_second": round(history["padded_tokens_per_second"], 1),
         "corpus": config.corpus,
         "init_checkpoint": config.init_checkpoint,
     }

@@ -9,7 +9,6 @@ import sys
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -100,20 +99,21 @@ class Trainer:
             optimizer.apply_gradients(
                 [(g, v) for g, v in zip(gradients, model.trainable_variables) if g is not None]
             )
-            metrics = dict(metrics, loss=loss)
-            metrics["padded_tokens"] = tf.cast(tf.size(batch["token_ids"]), tf.float32)
-            return metrics
+            counts = {
+                "padded_tokens": tf.cast(tf.size(batch["token_ids"]), tf.float32),
+                "tokens": tf.reduce_sum(tf.cast(batch["padding_mask"], tf.float32)),
+            }
+            return dict(metrics, loss=loss), counts
 
         @tf.function(input_signature=[element_spec])
         def train_step(batch):
-            metrics = strategy.run(replica_step, args=(batch,))
+            metrics, counts = strategy.run(replica_step, args=(batch,))
             reduced = {
                 key: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
                 for key, value in metrics.items()
             }
-            reduced["padded_tokens"] = strategy.reduce(
-                tf.distribute.ReduceOp.SUM, metrics["padded_tokens"], axis=None
-            )
+            for key, value in counts.items():
+                reduced[key] = strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
             self.step.assign_add(1)
             return reduced
 
@@ -127,22 +127,27 @@ class Trainer:
         checkpoint_every=0,
         log_every=50,
         on_step=None,
+        on_step_every=1,
         summary_window=100,
     ):
         """Runs steps from the current one up to `num_steps`.
 
         Args:
-            dataset: tf.data.Dataset. Endless, global batches of feature dicts.
+            dataset: tf.data.Dataset. Endless, global batches of feature dicts with
+                `token_ids` and `padding_mask`.
             num_steps: int. The step to stop at (total, not additional).
             checkpoint_every: int. Save every this many steps (0: only at the end).
             log_every: int. TensorBoard scalars every this many steps.
-            on_step: callable(step, metrics) or None. Called after every step (e.g. to
-                evaluate at epoch ends); it may return a dict of extra scalars to log.
+            on_step: callable(step, metrics) or None. Called every `on_step_every` steps and at
+                the last (e.g. to evaluate at epoch ends) with the metrics averaged since its
+                last call; it may return a dict of extra scalars to log.
+            on_step_every: int.
             summary_window: int. Steps averaged for the `end` figures.
 
         Returns:
             dict: `first` (metrics of the first step run here), `end` (mean over the last
-            `summary_window` steps), `steps_run`, `steps_per_second`, `tokens_per_second`.
+            `summary_window` steps), `steps_run`, `steps_per_second`, `tokens_per_second`
+            (real tokens, padding left out) and `padded_tokens_per_second`.
 
         Raises:
             TrainingError: the loss is NaN or infinite; the last checkpoint is left intact.
@@ -157,8 +162,8 @@ class Trainer:
         progress = keras.utils.Progbar(num_steps, unit_name="step", verbose=int(interactive))
         progress.update(start)
         window = collections.deque(maxlen=summary_window)
-        logged = collections.defaultdict(list)
-        first, tokens, started = None, 0.0, time.perf_counter()
+        logged, hooked, counted = _Means(), _Means(), _Means()
+        first, started = None, time.perf_counter()
         for step in range(start + 1, num_steps + 1):
             metrics = {k: float(v) for k, v in self._train_step(next(iterator)).items()}
             if not math.isfinite(metrics["loss"]):
@@ -167,34 +172,41 @@ class Trainer:
                     f"The last good checkpoint is {self.manager.latest_checkpoint or 'none'}. "
                     "Try a lower --learning_rate."
                 )
-            tokens += metrics.pop("padded_tokens")
+            counted.add({key: metrics.pop(key) for key in ("tokens", "padded_tokens")})
             if step == 1:
                 atomic_write.write_json(self._first_step_path, metrics)
             first = first or metrics
             window.append(metrics)
-            for key, value in metrics.items():
-                logged[key].append(value)
-            extra = on_step(step, metrics) if on_step else None
-            progress.update(step, [(k, v) for k, v in metrics.items()])
+            logged.add(metrics)
+            hooked.add(metrics)
+            extra = None
+            if on_step and (step % on_step_every == 0 or step == num_steps):
+                extra = on_step(step, hooked.means())
+                hooked = _Means()
+            progress.update(step, list(metrics.items()))
             if step % log_every == 0 or step == num_steps or extra:
-                self._write_summaries(step, logged, extra, tokens, started)
+                self._write_summaries(step, logged.means(), extra, counted, started)
                 if not interactive:
-                    means = " ".join(f"{k}={np.mean(v):.4f}" for k, v in logged.items())
+                    means = " ".join(f"{k}={v:.4f}" for k, v in logged.means().items())
                     logging.info("step %d/%d %s", step, num_steps, means)
-                logged.clear()
+                logged = _Means()
             if checkpoint_every and step % checkpoint_every == 0:
                 self.save()
         elapsed = time.perf_counter() - started
         steps_run = num_steps - start
         if steps_run > 0 and (not checkpoint_every or num_steps % checkpoint_every):
             self.save()
-        end = {key: float(np.mean([m[key] for m in window])) for key in window[0]} if window else {}
+        end = _Means()
+        for metrics in window:
+            end.add(metrics)
+        rate = (lambda total: total / elapsed) if steps_run > 0 else (lambda total: 0.0)
         return {
             "first": first,
-            "end": end,
+            "end": end.means(),
             "steps_run": steps_run,
-            "steps_per_second": steps_run / elapsed if steps_run else 0.0,
-            "tokens_per_second": tokens / elapsed if steps_run else 0.0,
+            "steps_per_second": rate(steps_run),
+            "tokens_per_second": rate(counted.sums.get("tokens", 0.0)),
+            "padded_tokens_per_second": rate(counted.sums.get("padded_tokens", 0.0)),
         }
 
     def first_step_metrics(self) -> dict:
@@ -204,13 +216,29 @@ class Trainer:
         with open(self._first_step_path, encoding="utf-8") as f:
             return json.load(f)
 
-    def _write_summaries(self, step, logged, extra, tokens, started):
+    def _write_summaries(self, step, means, extra, counted, started):
         elapsed = max(time.perf_counter() - started, 1e-9)
         with self.writer.as_default(step=step):
-            for key, values in logged.items():
-                tf.summary.scalar(f"train/{key}", np.mean(values))
+            for key, value in means.items():
+                tf.summary.scalar(f"train/{key}", value)
             for key, value in (extra or {}).items():
                 tf.summary.scalar(key, value)
             tf.summary.scalar("train/learning_rate", float(self.optimizer.learning_rate))
-            tf.summary.scalar("train/padded_tokens_per_second", tokens / elapsed)
+            for key, total in counted.sums.items():
+                tf.summary.scalar(f"train/{key}_per_second", total / elapsed)
         self.writer.flush()
+
+
+class _Means:
+    """Per-metric running sums over steps, for the means a log line or a hook reports."""
+
+    def __init__(self):
+        self.sums, self.steps = {}, 0
+
+    def add(self, metrics: dict) -> None:
+        for key, value in metrics.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.steps += 1
+
+    def means(self) -> dict:
+        return {key: value / self.steps for key, value in self.sums.items()} if self.steps else {}

@@ -385,6 +385,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
             "x": rng.normal(size=(steps, 2, 3)).astype(np.float32),
             "y": rng.normal(size=(steps, 2, 1)).astype(np.float32),
             "token_ids": np.ones((steps, 2, 4), np.int32),
+            "padding_mask": np.ones((steps, 2, 4), np.int32),
             "poison": np.array([[i + 1 == poisoned_step] * 2 for i in range(steps)], np.float32),
         }
     ).repeat()
