@@ -15,10 +15,10 @@ import sys
 
 from absl import flags
 
-import bert_cli as cli
+import bert_cli
 from bert_tf.classifier_bundle import load_classifier
-from bert_tf.errors import InputError
 from bert_tf.prediction import predict_lines
+from bert_tf.text_files import stream_text_lines
 
 flags.DEFINE_string("model_dir", "runs/finetune/model", "A model directory from fine-tuning.")
 flags.DEFINE_string("input", "-", "A UTF-8 text file, one text a line; - for standard input.")
@@ -29,61 +29,29 @@ flags.DEFINE_integer(
     "Print the k most probable labels; 0 for those the thresholds decide.",
     lower_bound=0,
 )
-cli.define_verbose_flag()
+bert_cli.define_verbose_flag()
 FLAGS = flags.FLAGS
 
 
-def open_input(path: str):
-    """The input as a binary stream: standard input for `-`, else the file."""
-    if path == "-":
-        return sys.stdin.buffer
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise InputError(f"{path}: input file not found (check --input)") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a text file, one text a line") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read the input file: {e.strerror or e}") from None
-
-
-def read_texts(stream, name: str):
-    """Yields the stream's lines as it reads them, decoded as UTF-8, without their "\\r\\n" or
-    "\\n"; invalid UTF-8 is an InputError naming the line."""
-    for number, raw in enumerate(stream, start=1):
-        raw = raw[:-1] if raw.endswith(b"\n") else raw
-        raw = raw[:-1] if raw.endswith(b"\r") else raw
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise InputError(
-                f"{name}:{number}: invalid UTF-8 at byte column {e.start + 1}; "
-                "the input must be UTF-8 text"
-            ) from None
-
-
 def main(argv):
-    cli.reject_extra_arguments(argv)
-    stream = open_input(FLAGS.input)
-    name = "<stdin>" if FLAGS.input == "-" else FLAGS.input
-    with stream:
-        model, tokenizer, config = load_classifier(FLAGS.model_dir)
-        texts = read_texts(stream, name)
-        lines = predict_lines(texts, model, tokenizer, config, FLAGS.batch_size, FLAGS.top_k)
-        try:
-            for count, line in enumerate(lines, start=1):
-                sys.stdout.write(line + "\n")
-                if count % FLAGS.batch_size == 0:  # the last line of a batch
-                    sys.stdout.flush()
-            sys.stdout.flush()
-        except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as filters do
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
-            sys.exit(1)
+    bert_cli.reject_extra_arguments(argv)
+    texts = stream_text_lines(FLAGS.input, "input file")  # a missing file fails before loading
+    model, tokenizer, config = load_classifier(FLAGS.model_dir)
+    lines = predict_lines(texts, model, tokenizer, config, FLAGS.batch_size, FLAGS.top_k)
+    try:
+        for count, line in enumerate(lines, start=1):
+            sys.stdout.write(line + "\n")
+            if count % FLAGS.batch_size == 0:  # the last line of a batch
+                sys.stdout.flush()
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as filters do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+        sys.exit(1)
 
 
 def run():
     """Console entry point."""
-    cli.run(main)
+    bert_cli.run(main)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,13 @@
 """Reading the user's text files (corpora, labeled files) with errors that say where and why."""
 
 import codecs
+import contextlib
+import sys
+from collections.abc import Iterator
 
 from bert_tf.errors import InputError
+
+STANDARD_INPUT = "-"
 
 
 def read_text_lines(path: str, what: str) -> list[str]:
@@ -25,13 +30,29 @@ def read_text_lines(path: str, what: str) -> list[str]:
         InputError: the file is missing, is a directory or cannot be read; it is empty or holds
             only blank lines; or it is not valid UTF-8 (the message gives line and byte column).
     """
-    lines = []
+    lines = list(stream_text_lines(path, what))
+    if not lines:
+        raise InputError(f"{path}: the {what} is empty (0 bytes)")
+    if not any(line.strip() for line in lines):
+        raise InputError(f"{path}: the {what} holds only blank lines")
+    return lines
+
+
+def stream_text_lines(path: str, what: str) -> Iterator[str]:
+    """The lines of a UTF-8 text file (or of standard input, for `-`), decoded one at a time as
+    they are read, so a command can answer each line before the input ends.
+
+    The file is opened here, so a missing file is an InputError at once; a bad byte is an
+    InputError naming its line when that line is reached. Line ends and a leading BOM are
+    handled as in `read_text_lines`.
+
+    Raises:
+        InputError: the file is missing, is a directory or cannot be read.
+    """
+    if path == STANDARD_INPUT:
+        return _decoded_lines(contextlib.nullcontext(sys.stdin.buffer), "<stdin>", what)
     try:
-        with open(path, "rb") as f:
-            # Decoding line by line (not the whole file) makes the line number of a bad byte
-            # exact for free; binary iteration splits only on b"\n", at any line length.
-            for number, raw in enumerate(f, start=1):
-                lines.append(_decode_line(raw, number, path, what))
+        return _decoded_lines(open(path, "rb"), path, what)
     except FileNotFoundError:
         raise InputError(
             f"{path}: {what} not found (check the path given in the flag for the {what})"
@@ -40,11 +61,14 @@ def read_text_lines(path: str, what: str) -> list[str]:
         raise InputError(f"{path}: is a directory, expected the {what} as a text file") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read the {what}: {e.strerror or e}") from None
-    if not lines:
-        raise InputError(f"{path}: the {what} is empty (0 bytes)")
-    if not any(line.strip() for line in lines):
-        raise InputError(f"{path}: the {what} holds only blank lines")
-    return lines
+
+
+def _decoded_lines(stream, name: str, what: str) -> Iterator[str]:
+    # Decoding line by line (not the whole file) makes the line number of a bad byte exact for
+    # free; binary iteration splits only on b"\n", at any line length.
+    with stream as f:
+        for number, raw in enumerate(f, start=1):
+            yield _decode_line(raw, number, name, what)
 
 
 def _decode_line(raw: bytes, number: int, path: str, what: str) -> str:
