@@ -94,9 +94,6 @@ class RunConfig:
         True, "Continue the run in --output_dir if there is one; --noresume starts over."
     )
 
-    #: Settings a resumed run may change (the rest must match the run it continues).
-    RESUMABLE_CHANGES = ("resume",)
-
     def validate(self) -> None:
         """Raises InputError for settings no run can use."""
         for name in ("batch_size", "vocab_size"):
