@@ -10,7 +10,7 @@ from absl import logging
 
 import backbones
 from backbones.base import model_inputs_example
-from bert_tf import atomic_write, backbone_source, distribution, metrics, run_state
+from bert_tf import atomic_write, backbone_source, cluster, distribution, metrics, run_state
 from bert_tf.classification_data import classification_dataset, encode_texts
 from bert_tf.classifier import POOLINGS, MultiLabelClassifier, prior_log_odds
 from bert_tf.classifier_bundle import save_classifier
@@ -68,7 +68,7 @@ class FinetuneConfig(RunConfig):
         False, "Skip (and count) lines with no label or no text instead of stopping."
     )
 
-    RESUMABLE_CHANGES = ("resume", "epochs")
+    RESUMABLE_CHANGES = ("resume", "epochs", "cluster_timeout")
 
     def validate(self) -> None:
         """Raises InputError for settings no run can use."""
@@ -114,13 +114,44 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     started = time.perf_counter()
     config.validate()
     strategy = _strategy(config)
-    checkpoint_dir = os.path.join(config.output_dir, CHECKPOINT_DIR)
+    role = cluster.WorkerRole(strategy)
     settings = run_state.run_settings(config, FinetuneConfig.RESUMABLE_CHANGES)
-    resuming = run_state.prepare_checkpoint_dir(checkpoint_dir, settings, config.resume)
+    with role.chief_first():
+        output_dir = role.working_dir(config.output_dir)
+        checkpoint_dir = os.path.join(output_dir, CHECKPOINT_DIR)
+        # Another worker resumes whatever the chief has just prepared.
+        resuming = run_state.prepare_checkpoint_dir(
+            checkpoint_dir, settings, config.resume or not role.is_chief
+        )
     data = read_labeled_data(config)
     source, backbone, restored = prepare_backbone(config, data.examples["train"].texts, strategy)
     if not resuming:
         run_state.record_run(checkpoint_dir, settings)
+    with role.discarding(output_dir):
+        results = _finetune(
+            dataclasses.replace(config, output_dir=output_dir),
+            strategy,
+            data,
+            source,
+            backbone,
+            restored,
+            started,
+        )
+    logging.info(
+        (
+            "metrics and model written to %s"
+            if role.is_chief
+            else f"{role.task}: done (the chief " "wrote %s)"
+        ),
+        config.output_dir,
+    )
+    return results
+
+
+def _finetune(config, strategy, data, source, backbone, restored, started) -> dict:
+    """Trains the classifier, scores it, and saves it and `metrics.json` into
+    `config.output_dir` (this worker's); returns the metrics."""
+    checkpoint_dir = os.path.join(config.output_dir, CHECKPOINT_DIR)
     config = _with_pooling(config, source.name)
     steps_per_epoch = math.ceil(len(data.examples["train"]) / config.batch_size)
     num_steps = config.epochs * steps_per_epoch
@@ -167,7 +198,9 @@ def run_finetuning(config: FinetuneConfig) -> dict:
 def _strategy(config):
     """Seeds the run and returns its tf.distribute strategy, checked against the batch size."""
     run_state.set_seed(config.seed, config.deterministic)
-    strategy = distribution.get_strategy(config.strategy)
+    strategy = distribution.get_strategy(
+        config.strategy, tpu=config.tpu, cluster_timeout=config.cluster_timeout
+    )
     distribution.check_batch_size(config.batch_size, strategy)
     return strategy
 

@@ -89,7 +89,20 @@ class RunConfig:
     deterministic: bool = setting(
         False, "TensorFlow op determinism: identical losses from a seed, somewhat slower."
     )
-    strategy: str = setting("default", "tf.distribute strategy.", STRATEGIES)
+    strategy: str = setting(
+        "default",
+        "tf.distribute strategy: one device, every local GPU (mirrored), the workers of "
+        "TF_CONFIG (multi_worker_mirrored), or a TPU (--tpu).",
+        STRATEGIES,
+    )
+    tpu: str = setting(
+        "", "--strategy=tpu: the TPU's name, grpc://host:8470, or local; empty: the environment's."
+    )
+    cluster_timeout: float = setting(
+        300.0,
+        "--strategy=multi_worker_mirrored: seconds to wait for every worker of TF_CONFIG before "
+        "giving up.",
+    )
     resume: bool = setting(
         True, "Continue the run in --output_dir if there is one; --noresume starts over."
     )
@@ -100,8 +113,9 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise InputError(f"--{name}={value}: expected a positive number")
-        if self.learning_rate <= 0:
-            raise InputError(f"--learning_rate={self.learning_rate}: expected a positive number")
+        for name in ("learning_rate", "cluster_timeout"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"--{name}={getattr(self, name)}: expected a positive number")
 
     def chosen(self, name: str):
         """The value of architecture setting `name` for a run without a bundle: the flag's

@@ -133,8 +133,9 @@ class Trainer:
         """Runs steps from the current one up to `num_steps`.
 
         Args:
-            dataset: tf.data.Dataset. Endless, global batches of feature dicts with
-                `token_ids` and `padding_mask`.
+            dataset: tf.data.Dataset of endless global batches of feature dicts with
+                `token_ids` and `padding_mask`; or a tf.distribute.DistributedDataset of
+                such (per-replica) batches, e.g. from `distribute_datasets_from_function`.
             num_steps: int. The step to stop at (total, not additional).
             checkpoint_every: int. Save every this many steps (0: only at the end).
             log_every: int. TensorBoard scalars every this many steps.
@@ -152,7 +153,11 @@ class Trainer:
         Raises:
             TrainingError: the loss is NaN or infinite; the last checkpoint is left intact.
         """
-        distributed = self.strategy.experimental_distribute_dataset(dataset)
+        distributed = (
+            dataset
+            if isinstance(dataset, tf.distribute.DistributedDataset)
+            else self.strategy.experimental_distribute_dataset(dataset)
+        )
         if self._train_step is None:
             self._train_step = self._build_train_step(distributed.element_spec)
         iterator = iter(distributed)

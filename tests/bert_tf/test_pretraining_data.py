@@ -17,6 +17,7 @@ from bert_tf.errors import InputError
 from bert_tf.pretraining_data import (
     SINGLE_SEGMENT,
     ExampleLayout,
+    PretrainingExamples,
     TokenizedCorpus,
     combine_layouts,
     pack_chunks,
@@ -474,3 +475,67 @@ def test_same_seed_gives_same_pairs_and_masks(mixed_corpus):
     other = first_batches(mixed_corpus, seed=12)
     assert same_batches(first, again)
     assert not same_batches(first, other)
+
+
+# ---------------------------------------------------------------------------------------------
+# A corpus in several shards.
+
+
+def split_into_shards(corpus: TokenizedCorpus, num_shards: int) -> list[TokenizedCorpus]:
+    """Cuts a corpus at document boundaries into shards of about equal numbers of documents."""
+    bounds = np.searchsorted(
+        corpus.document_ids, np.linspace(0, corpus.num_documents, num_shards + 1)[1:-1]
+    )
+    shards = []
+    for first, end in zip([0, *bounds], [*bounds, corpus.num_sentences]):
+        starts = corpus.sentence_starts[first : end + 1]
+        documents = corpus.document_ids[first:end]
+        shards.append(
+            TokenizedCorpus(
+                token_ids=corpus.token_ids[starts[0] : starts[-1]],
+                sentence_starts=starts - starts[0],
+                document_ids=documents - documents[0],
+            )
+        )
+    return shards
+
+
+def test_random_segments_come_from_another_document_of_the_same_shard(mixed_corpus):
+    shards = split_into_shards(mixed_corpus, 3)
+    shard_of_position = np.repeat(np.arange(3), [len(s.token_ids) for s in shards])
+    documents = document_of_position(mixed_corpus)
+    dataset, num_chunks = pretraining_dataset(
+        shards, [NextSentence(1000, 24)], max_seq_length=24, batch_size=4, seed=0
+    )
+    assert num_chunks == sum(len(pack_chunks(s, 21)[0]) for s in shards)
+    random_pairs = 0
+    for example in examples(dataset, 60):
+        a, b = (position(segment) for segment in split_pair(example["token_ids"]))
+        assert shard_of_position[a[0]] == shard_of_position[b[0]]
+        if example["next_sentence_labels"] == 1:
+            random_pairs += 1
+            assert documents[a[0]] != documents[b[0]]
+    assert random_pairs > 50
+
+
+@pytest.mark.parametrize("num_shards", [1, 4])
+def test_input_pipelines_read_disjoint_shares_of_the_corpus(mixed_corpus, num_shards):
+    """Two pipelines (workers): their own shards, or with fewer shards than pipelines, their
+    own chunks of every shard; together, the whole corpus each epoch."""
+    shards = split_into_shards(mixed_corpus, num_shards)
+    task = MaskedLM(
+        len(mixed_corpus.token_ids) + len(SPECIAL_TOKENS), 16, max_predictions_per_seq=5
+    )
+    stream = PretrainingExamples(shards, [task], max_seq_length=16, seed=0)
+    seen = []
+    for pipeline in range(2):
+        context = tf.distribute.InputContext(2, pipeline, num_replicas_in_sync=2)
+        dataset = stream.dataset(2, input_context=context)  # 1 example a replica
+        if num_shards == 1:  # each visit of the shard, its share of a new permutation
+            count = len(range(pipeline, stream.examples_per_epoch, 2))
+        else:  # its own shards; two epochs, as the next epoch's shards start before one ends
+            count = 2 * sum(stream.chunks_per_shard[pipeline::2])
+        epochs = examples(dataset, count)
+        seen.append(np.concatenate([position(split_single(unmasked(e))) for e in epochs]))
+    assert not set(seen[0].tolist()) & set(seen[1].tolist())
+    assert set(np.concatenate(seen).tolist()) == set(range(len(mixed_corpus.token_ids)))
