@@ -7,7 +7,9 @@ their own, `<output_dir>/workertemp_<index>`, removed when the run ends. Work th
 once (the output directory's state, the vocabulary, the corpus shards) runs on the chief first,
 while the others wait at a barrier; then each of them starts from a copy of the chief's
 checkpoint directory, so a rerun of the same command on every worker resumes from the chief's
-last checkpoint. `--output_dir` must therefore be on a file system every worker shares.
+last checkpoint. `--output_dir` must therefore be on a file system every worker shares. A worker
+waits at most `--cluster_timeout` seconds for the others to join, and a worker that loses a
+peer stops with an error that says how to resume.
 """
 
 import contextlib
