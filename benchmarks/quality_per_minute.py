@@ -60,11 +60,9 @@ CALIBRATION_STEPS = 400
 MODEL_SIZE = "tiny"
 BACKBONE = "transformer"
 PRETRAIN_LEARNING_RATE = 1e-3
-#: Fine-tuning, the same for every point: the benchmark's rates and seeds, and dropout 0.1
-#: whatever the bundle was pretrained with.
-FINETUNE = dict(
-    learning_rates=(3e-4, 1e-3, 3e-3), seeds=(0, 1, 2), flags=("--dropout=0.1",), epochs=10
-)
+#: Fine-tuning, the same for every point: the benchmark's rates, and dropout 0.1 whatever the
+#: bundle was pretrained with.
+FINETUNE = dict(learning_rates=(3e-4, 1e-3, 3e-3), flags=("--dropout=0.1",), epochs=10)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,7 +143,7 @@ def steps_for(minutes, rate, fixed):
     return max(1, round((60 * minutes - fixed) * rate))
 
 
-def finetune_records(bundle, arm, train_file, directory, plan, pretrained_steps):
+def finetune_records(bundle, arm, train_file, directory, plan, pretrained_steps, seeds):
     """The fine-tuning sweep and seeds of one bundle (`arm` pretrained or scratch)."""
     budget = pvs.Budget(
         MODEL_SIZE,
@@ -153,7 +151,7 @@ def finetune_records(bundle, arm, train_file, directory, plan, pretrained_steps)
         PRETRAIN_LEARNING_RATE,
         {train_file: FINETUNE["epochs"]},
         FINETUNE["learning_rates"],
-        FINETUNE["seeds"],
+        seeds,
         finetune_flags=FINETUNE["flags"],
     )
     point_plan = pvs.Plan(budget, plan.data_dir, directory, plan.jobs, plan.slots)
@@ -161,7 +159,7 @@ def finetune_records(bundle, arm, train_file, directory, plan, pretrained_steps)
     return pvs.arm_records(bundle, BACKBONE, arm, train_file, point_plan)
 
 
-def run_benchmark(plan, recipe_names, minutes, train_file):
+def run_benchmark(plan, recipe_names, minutes, train_file, seeds):
     """Yields the records so far after each finished point (calibration, pretraining and
     fine-tuning of one recipe at one budget), so the report can be written as they come."""
     os.makedirs(plan.work_dir, exist_ok=True)
@@ -173,7 +171,9 @@ def run_benchmark(plan, recipe_names, minutes, train_file):
         steps = steps_for(budget_minutes, rate, fixed)
         directory = os.path.join(plan.work_dir, recipe_name, f"{budget_minutes:g}min")
         run = pretrain(recipe_name, steps, os.path.join(directory, "bundle"), plan, vocab_file)
-        rows = finetune_records(run.bundle, "pretrained", train_file, directory, plan, run.steps)
+        rows = finetune_records(
+            run.bundle, "pretrained", train_file, directory, plan, run.steps, seeds
+        )
         for row in rows:
             row.update(
                 recipe=recipe_name,
@@ -190,7 +190,7 @@ def run_benchmark(plan, recipe_names, minutes, train_file):
             recipe_names[0], 1, os.path.join(plan.work_dir, "scratch", "bundle"), plan, vocab_file
         ).bundle
         rows = finetune_records(
-            bundle, "scratch", train_file, os.path.join(plan.work_dir, "scratch"), plan, 0
+            bundle, "scratch", train_file, os.path.join(plan.work_dir, "scratch"), plan, 0, seeds
         )
         for row in rows:
             row.update(recipe="scratch", budget_minutes=0, cpu_minutes=0.0, pretrain_steps=0)
@@ -220,6 +220,9 @@ def main():
     parser.add_argument("--minutes", default="5,10,20,40", help="Pretraining CPU-minutes.")
     parser.add_argument("--train_file", default="train_small.txt")
     parser.add_argument("--jobs", type=int, default=2, help="Runs at once, one thread each.")
+    parser.add_argument(
+        "--seeds", default="0,1,2", help="Fine-tuning seeds (the first sweeps the rate)."
+    )
     args = parser.parse_args()
     recipe_names = args.recipes.split(",")
     unknown = [name for name in recipe_names if name not in RECIPES]
@@ -234,7 +237,9 @@ def main():
     plan = pvs.Plan(budget, args.data_dir, args.work_dir, args.jobs)
     out = args.out or os.path.join(args.work_dir, "quality_per_minute")
     command = " ".join(["python -m benchmarks.quality_per_minute", *sys.argv[1:]])
-    for records, tfidf, calibrations in run_benchmark(plan, recipe_names, minutes, args.train_file):
+    seeds = tuple(int(seed) for seed in args.seeds.split(","))
+    runs = run_benchmark(plan, recipe_names, minutes, args.train_file, seeds)
+    for records, tfidf, calibrations in runs:
         report = write_outputs(records, tfidf, calibrations, RECIPES, args.train_file, command, out)
     print(report)
 
