@@ -289,7 +289,9 @@ def test_dropout_applies_over_the_bundle_instead_of_contradicting_it(bundle_copy
     }
     with pytest.raises(InputError, match="--hidden_dim=64"):
         backbone_source.from_bundle(
-            FinetuneConfig(max_seq_length=32, backbone_overrides={"dropout": 0.3, "hidden_dim": 64}),
+            FinetuneConfig(
+                max_seq_length=32, backbone_overrides={"dropout": 0.3, "hidden_dim": 64}
+            ),
             bundle_copy,
         )
 
