@@ -8,7 +8,13 @@ setup(
     description="BERT-style pretraining and multi-label fine-tuning with pluggable backbones",
     python_requires=">=3.10,<3.13",
     packages=["bert_tf", "backbones", "pretrain_tasks"],
-    py_modules=["train_bert_lm", "train_bert_fine_tuning", "bert_cli", "predict_bert"],
+    py_modules=[
+        "train_bert_lm",
+        "train_bert_fine_tuning",
+        "bert_cli",
+        "predict_bert",
+        "export_bert",
+    ],
     install_requires=[
         "tensorflow==2.21.*",
         "tensorflow-text==2.21.*",
@@ -35,6 +41,7 @@ setup(
             "bert-tf-pretrain=train_bert_lm:run",
             "bert-tf-finetune=train_bert_fine_tuning:run",
             "bert-tf-predict=predict_bert:run",
+            "bert-tf-export=export_bert:run",
         ]
     },
 )
