@@ -1,4 +1,5 @@
-"""Installs bert_tf, its backbones and pretraining tasks, and the two training commands."""
+"""Installs bert_tf, its backbones and pretraining tasks, and the commands: the two training
+stages, prediction, export and serving."""
 
 from setuptools import setup
 
@@ -14,6 +15,7 @@ setup(
         "bert_cli",
         "predict_bert",
         "export_bert",
+        "serve_bert",
     ],
     install_requires=[
         "tensorflow==2.21.*",
@@ -26,7 +28,16 @@ setup(
         "tensorboard>=2.20",
     ],
     extras_require={
-        "test": ["pytest>=8", "scikit-learn>=1.4", "matplotlib>=3.8"],
+        "test": [
+            "pytest>=8",
+            "scikit-learn>=1.4",
+            "matplotlib>=3.8",
+            "starlette>=0.40,<2",
+            "uvicorn>=0.30,<1",
+        ],
+        # bert-tf-serve: a light, well-kept ASGI stack (Starlette for requests and routing,
+        # uvicorn for HTTP and graceful shutdown), pure Python; only the server needs it.
+        "serve": ["starlette>=0.40,<2", "uvicorn>=0.30,<1"],
         "benchmark": ["scikit-learn>=1.4", "matplotlib>=3.8"],
         # benchmarks/throughput.py: the keras-hub reference (keras-hub 0.32 needs Python 3.11+;
         # on 3.10 the benchmark runs without it and says so).
@@ -42,6 +53,7 @@ setup(
             "bert-tf-finetune=train_bert_fine_tuning:run",
             "bert-tf-predict=predict_bert:run",
             "bert-tf-export=export_bert:run",
+            "bert-tf-serve=serve_bert:run",
         ]
     },
 )
