@@ -100,7 +100,7 @@ class RequestBatcher:
                 self._arrived.clear()
                 try:
                     await asyncio.wait_for(self._arrived.wait(), remaining)
-                except TimeoutError:
+                except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11 on
                     break
             await self._run_batch(self._take_batch())
 

@@ -101,7 +101,8 @@ class ModelServer:
         config.validate()
         self.config = config
         self.name = config.model_name or os.path.basename(os.path.normpath(config.export_dir))
-        self.model = _load_warm(*reversed(newest_version(config.export_dir)))
+        version, directory = newest_version(config.export_dir)
+        self.model = _load_warm(directory, version)
         self.batcher = RequestBatcher(
             self.model, config.max_batch_size, config.batch_timeout_ms / 1000
         )
@@ -177,8 +178,10 @@ class ModelServer:
 
     async def predict(self, request: Request) -> JSONResponse:
         try:
-            self._check_model(request)
+            # The body first, even for a request refused by its URL: a keep-alive connection
+            # stays usable only once the request was read whole.
             body = await _read_body(request, self.config.max_body_bytes)
+            self._check_model(request)
             texts, layout = parse_predict_request(body, self.config.max_instances)
             outputs = await self.batcher.predict(texts)
         except RequestError as e:
@@ -231,10 +234,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     """Starlette's routing errors (404 unknown path, 405 wrong method) as JSON."""
-    expected = ENDPOINTS
-    if error.status_code == 405 and error.headers and "allow" in {k.lower() for k in error.headers}:
-        allowed = next(v for k, v in error.headers.items() if k.lower() == "allow")
-        expected = f"{allowed} on this URL"
+    allowed = (error.headers or {}).get("Allow")
+    expected = f"{allowed} on this URL" if allowed else ENDPOINTS
     return JSONResponse(
         {"error": f"{request.method} {request.url.path}: {error.detail}; expected {expected}"},
         error.status_code,

@@ -5,10 +5,14 @@ import finetuning_support as support
 import numpy as np
 import pytest
 
+from bert_tf.errors import InputError
+from bert_tf.export import ExportConfig, export_classifier
 from bert_tf.metrics import decide_labels
 from bert_tf.prediction import (
     ClassifierPredictor,
+    ExportPredictor,
     format_predictions,
+    load_predictor,
     predict_lines,
     predict_probabilities,
 )
@@ -74,11 +78,16 @@ def test_top_k_prints_the_k_most_probable_whatever_the_thresholds():
 
 
 @pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
-    """The predictor of an untrained tiny classifier saved as fine-tuning saves one (training
-    is not what prediction is about)."""
+def model_dir(tmp_path_factory):
+    """An untrained tiny classifier saved as fine-tuning saves one (training is not what
+    prediction is about)."""
     directory = tmp_path_factory.mktemp("prediction") / "model"
-    return ClassifierPredictor(support.make_untrained_classifier(directory, LABELS, THRESHOLDS))
+    return support.make_untrained_classifier(directory, LABELS, THRESHOLDS)
+
+
+@pytest.fixture(scope="module")
+def classifier(model_dir):
+    return ClassifierPredictor(model_dir)
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +162,28 @@ def test_predict_lines_of_no_text_yields_nothing_and_bad_arguments_fail_at_once(
         predict_lines(["a"], classifier, batch_size=0)
     with pytest.raises(ValueError, match="top_k"):
         predict_lines(["a"], classifier, top_k=-2)
+
+
+def test_an_export_predicts_what_its_model_directory_does(model_dir, classifier, texts, tmp_path):
+    base = tmp_path / "exported"
+    export_classifier(ExportConfig(model_dir=model_dir, export_dir=str(base / "1")))
+    for directory in (base, base / "1"):  # the newest version, or one version
+        exported = load_predictor(str(directory))
+        assert isinstance(exported, ExportPredictor) and exported.labels == LABELS
+        probabilities, decided = exported(texts)
+        expected_probabilities, expected_decided = classifier(texts)
+        np.testing.assert_allclose(probabilities, expected_probabilities, atol=1e-5)
+        np.testing.assert_array_equal(decided, expected_decided)
+    lines = list(predict_lines(texts, load_predictor(str(base)), batch_size=3, top_k=2))
+    expected = list(predict_lines(texts, classifier, batch_size=3, top_k=2))
+    assert [[name for name, _ in parse(line)] for line in lines] == [
+        [name for name, _ in parse(line)] for line in expected
+    ]
+    assert isinstance(load_predictor(model_dir), ClassifierPredictor)
+
+
+def test_a_corrupt_export_is_a_clean_error(tmp_path):
+    (tmp_path / "2").mkdir()
+    (tmp_path / "2" / "saved_model.pb").write_bytes(b"not a SavedModel")
+    with pytest.raises(InputError, match="not a readable SavedModel"):
+        load_predictor(str(tmp_path))
