@@ -86,7 +86,10 @@ def in_process_rates(export_dir, texts, batch_sizes, seconds) -> list[dict]:
     model = ExportedModel(export_dir, 1)
     rows = []
     for batch_size in batch_sizes:
-        batches = [texts[i : i + batch_size] for i in range(0, len(texts) - batch_size, batch_size)]
+        batches = [
+            [texts[(start + i) % len(texts)] for i in range(batch_size)]
+            for start in range(0, max(len(texts), batch_size), batch_size)
+        ]
         model(batches[0])  # warm-up
         calls, start = 0, time.perf_counter()
         while calls < 5 or time.perf_counter() - start < seconds:
