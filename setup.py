@@ -1,4 +1,5 @@
-"""Installs bert_tf, its backbones and pretraining tasks, and the two training commands."""
+"""Installs bert_tf, its backbones and pretraining tasks, and the commands: the two training
+stages, prediction, export and serving."""
 
 from setuptools import setup
 
@@ -8,7 +9,14 @@ setup(
     description="BERT-style pretraining and multi-label fine-tuning with pluggable backbones",
     python_requires=">=3.10,<3.13",
     packages=["bert_tf", "backbones", "pretrain_tasks"],
-    py_modules=["train_bert_lm", "train_bert_fine_tuning", "bert_cli", "predict_bert"],
+    py_modules=[
+        "train_bert_lm",
+        "train_bert_fine_tuning",
+        "bert_cli",
+        "predict_bert",
+        "export_bert",
+        "serve_bert",
+    ],
     install_requires=[
         "tensorflow==2.21.*",
         "tensorflow-text==2.21.*",
@@ -20,7 +28,16 @@ setup(
         "tensorboard>=2.20",
     ],
     extras_require={
-        "test": ["pytest>=8", "scikit-learn>=1.4", "matplotlib>=3.8"],
+        "test": [
+            "pytest>=8",
+            "scikit-learn>=1.4",
+            "matplotlib>=3.8",
+            "starlette>=0.40,<2",
+            "uvicorn>=0.30,<1",
+        ],
+        # bert-tf-serve: a light, well-kept ASGI stack (Starlette for requests and routing,
+        # uvicorn for HTTP and graceful shutdown), pure Python; only the server needs it.
+        "serve": ["starlette>=0.40,<2", "uvicorn>=0.30,<1"],
         "benchmark": ["scikit-learn>=1.4", "matplotlib>=3.8"],
         # benchmarks/throughput.py: the keras-hub reference (keras-hub 0.32 needs Python 3.11+;
         # on 3.10 the benchmark runs without it and says so).
@@ -35,6 +52,8 @@ setup(
             "bert-tf-pretrain=train_bert_lm:run",
             "bert-tf-finetune=train_bert_fine_tuning:run",
             "bert-tf-predict=predict_bert:run",
+            "bert-tf-export=export_bert:run",
+            "bert-tf-serve=serve_bert:run",
         ]
     },
 )

@@ -7,21 +7,40 @@ from bert_tf.batching import batch_by_length, pad_batch
 from bert_tf.tokenization import CLS_ID, SEP_ID, Tokenizer
 
 
-def encode_texts(texts: list[str], tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
-    """Tokenizes texts into `[CLS] tokens [SEP]`, truncated to `max_seq_length`.
+def encode_batch(texts: tf.Tensor, tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
+    """Tokenizes raw strings into `[CLS] tokens [SEP]`, truncated to `max_seq_length`, in the
+    graph: the one encoding of fine-tuning, prediction and the exported model.
+
+    Args:
+        texts: tf.Tensor string [N]. Raw text.
+        tokenizer: Tokenizer.
+        max_seq_length: int. The longest result, [CLS]/[SEP] included.
 
     Returns:
         tf.RaggedTensor int32 [N, None].
     """
-    pieces = []
-    for start in range(0, len(texts), 2048):
-        ids = tokenizer.tokenize(tf.constant(texts[start : start + 2048], tf.string))
-        ids = ids[:, : max_seq_length - 2]
-        rows = ids.nrows()
-        cls = tf.fill([rows, 1], CLS_ID)
-        sep = tf.fill([rows, 1], SEP_ID)
-        pieces.append(tf.concat([cls, ids, sep], axis=1))
+    ids = tokenizer.tokenize(texts)[:, : max_seq_length - 2]
+    rows = ids.nrows()
+    return tf.concat([tf.fill([rows, 1], CLS_ID), ids, tf.fill([rows, 1], SEP_ID)], axis=1)
+
+
+def encode_texts(texts: list[str], tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
+    """`encode_batch` over a Python list, 2,048 texts at a time.
+
+    Returns:
+        tf.RaggedTensor int32 [N, None].
+    """
+    pieces = [
+        encode_batch(tf.constant(texts[start : start + 2048], tf.string), tokenizer, max_seq_length)
+        for start in range(0, len(texts), 2048)
+    ]
     return tf.concat(pieces, axis=0)
+
+
+def single_segment_features(token_ids: tf.RaggedTensor) -> dict:
+    """The backbone inputs of a batch of single-segment examples: `token_ids`, `segment_ids`
+    (all 0) and `padding_mask`, dense [B, S], padded to the batch's longest."""
+    return pad_batch({"token_ids": token_ids, "segment_ids": tf.zeros_like(token_ids)})
 
 
 def classification_dataset(

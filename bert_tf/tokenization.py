@@ -79,6 +79,12 @@ class Tokenizer:
             self._table = tf.lookup.StaticHashTable(initializer, default_value=UNK_ID)
 
     @property
+    def resources(self) -> tf.Module | tf.lookup.StaticHashTable:
+        """The lookup table (or the tensorflow-text tokenizer holding it) that `tokenize` uses;
+        a SavedModel must track it to save the vocabulary."""
+        return self._wordpiece if self.config.kind == "wordpiece" else self._table
+
+    @property
     def vocabulary_size(self) -> int:
         return len(self.vocabulary)
 
