@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from bert_tf.batching import batch_by_length, pad_batch
-from bert_tf.tokenization import CLS_ID, SEP_ID, Tokenizer
+from bert_tf.tokenization import Tokenizer
 
 
 def encode_texts(texts: list[str], tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
@@ -18,8 +18,8 @@ def encode_texts(texts: list[str], tokenizer: Tokenizer, max_seq_length: int) ->
         ids = tokenizer.tokenize(tf.constant(texts[start : start + 2048], tf.string))
         ids = ids[:, : max_seq_length - 2]
         rows = ids.nrows()
-        cls = tf.fill([rows, 1], CLS_ID)
-        sep = tf.fill([rows, 1], SEP_ID)
+        cls = tf.fill([rows, 1], tokenizer.special_ids.cls)
+        sep = tf.fill([rows, 1], tokenizer.special_ids.sep)
         pieces.append(tf.concat([cls, ids, sep], axis=1))
     return tf.concat(pieces, axis=0)
 
@@ -31,7 +31,8 @@ def classification_dataset(
     batch_size: int,
     max_seq_length: int,
     training: bool,
-    seed: int = 0
+    seed: int = 0,
+    pad_id: int = 0,
 ) -> tf.data.Dataset:
     """Batches of dense features and labels.
 
@@ -45,6 +46,7 @@ def classification_dataset(
         max_seq_length: int. For the length buckets.
         training: bool.
         seed: int. Shuffling seed.
+        pad_id: int. The vocabulary's `[PAD]` id.
 
     Returns:
         tf.data.Dataset of dicts: `token_ids`, `segment_ids`, `padding_mask` [B, S], `labels`
@@ -64,4 +66,4 @@ def classification_dataset(
         )
     else:
         dataset = dataset.ragged_batch(batch_size)
-    return dataset.map(pad_batch).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(lambda batch: pad_batch(batch, pad_id)).prefetch(tf.data.AUTOTUNE)

@@ -34,7 +34,9 @@ def predict_probabilities(model, tokenizer, texts, max_seq_length, batch_size=64
     )
     outputs = [
         tf.sigmoid(model(batch, training=False)).numpy()
-        for batch in dataset.ragged_batch(batch_size).map(pad_batch)
+        for batch in dataset.ragged_batch(batch_size).map(
+            lambda batch: pad_batch(batch, tokenizer.special_ids.pad)
+        )
     ]
     return np.concatenate(outputs) if outputs else np.zeros((0, model.output_layer.units))
 
