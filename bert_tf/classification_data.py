@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from bert_tf.batching import batch_by_length, pad_batch
-from bert_tf.tokenization import CLS_ID, SEP_ID, Tokenizer
+from bert_tf.tokenization import Tokenizer
 
 
 def encode_batch(texts: tf.Tensor, tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
@@ -21,7 +21,14 @@ def encode_batch(texts: tf.Tensor, tokenizer: Tokenizer, max_seq_length: int) ->
     """
     ids = tokenizer.tokenize(texts)[:, : max_seq_length - 2]
     rows = ids.nrows()
-    return tf.concat([tf.fill([rows, 1], CLS_ID), ids, tf.fill([rows, 1], SEP_ID)], axis=1)
+    return tf.concat(
+        [
+            tf.fill([rows, 1], tokenizer.special_ids.cls),
+            ids,
+            tf.fill([rows, 1], tokenizer.special_ids.sep),
+        ],
+        axis=1,
+    )
 
 
 def encode_texts(texts: list[str], tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
@@ -37,10 +44,10 @@ def encode_texts(texts: list[str], tokenizer: Tokenizer, max_seq_length: int) ->
     return tf.concat(pieces, axis=0)
 
 
-def single_segment_features(token_ids: tf.RaggedTensor) -> dict:
+def single_segment_features(token_ids: tf.RaggedTensor, pad_id: int = 0) -> dict:
     """The backbone inputs of a batch of single-segment examples: `token_ids`, `segment_ids`
-    (all 0) and `padding_mask`, dense [B, S], padded to the batch's longest."""
-    return pad_batch({"token_ids": token_ids, "segment_ids": tf.zeros_like(token_ids)})
+    (all 0) and `padding_mask`, dense [B, S], padded with `pad_id` to the batch's longest."""
+    return pad_batch({"token_ids": token_ids, "segment_ids": tf.zeros_like(token_ids)}, pad_id)
 
 
 def classification_dataset(
@@ -50,7 +57,8 @@ def classification_dataset(
     batch_size: int,
     max_seq_length: int,
     training: bool,
-    seed: int = 0
+    seed: int = 0,
+    pad_id: int = 0,
 ) -> tf.data.Dataset:
     """Batches of dense features and labels.
 
@@ -64,6 +72,7 @@ def classification_dataset(
         max_seq_length: int. For the length buckets.
         training: bool.
         seed: int. Shuffling seed.
+        pad_id: int. The vocabulary's `[PAD]` id.
 
     Returns:
         tf.data.Dataset of dicts: `token_ids`, `segment_ids`, `padding_mask` [B, S], `labels`
@@ -83,4 +92,4 @@ def classification_dataset(
         )
     else:
         dataset = dataset.ragged_batch(batch_size)
-    return dataset.map(pad_batch).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(lambda batch: pad_batch(batch, pad_id)).prefetch(tf.data.AUTOTUNE)

@@ -79,7 +79,9 @@ class ServingModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
     def serve(self, text):
         token_ids = encode_batch(text, self._tokenizer, self._max_seq_length)
-        logits = self.model(single_segment_features(token_ids), training=False)
+        logits = self.model(
+            single_segment_features(token_ids, self._tokenizer.special_ids.pad), training=False
+        )
         probabilities, labels_mask = self._decide(logits, self._thresholds)
         top_scores, top_indices = tf.math.top_k(probabilities, k=self._top_k)
         return {

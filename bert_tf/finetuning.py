@@ -296,6 +296,7 @@ def _datasets(config, data, tokenizer, start_step) -> dict:
             max_seq_length=config.max_seq_length,
             training=split == "train",
             seed=config.seed + start_step,
+            pad_id=tokenizer.special_ids.pad,
         )
         for split in SPLITS
     }

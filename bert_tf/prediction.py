@@ -33,7 +33,9 @@ def predict_probabilities(model, tokenizer, texts, max_seq_length, batch_size=64
     ids = encode_texts(texts, tokenizer, max_seq_length)
     batches = tf.data.Dataset.from_tensor_slices(ids).ragged_batch(batch_size)
     outputs = [
-        tf.sigmoid(model(single_segment_features(batch), training=False)).numpy()
+        tf.sigmoid(
+            model(single_segment_features(batch, tokenizer.special_ids.pad), training=False)
+        ).numpy()
         for batch in batches
     ]
     return np.concatenate(outputs) if outputs else np.zeros((0, model.output_layer.units))
