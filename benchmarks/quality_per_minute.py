@@ -42,15 +42,15 @@ RECIPES = {
         ("--tasks=masked_lm,next_sentence",),
     ),
     "mlm": Recipe(
-        "masked LM (15%) alone on full-length packed sequences, dropout 0.1",
+        "masked LM (15%) alone, one segment packed from a document's sentences, dropout 0.1",
         ("--tasks=masked_lm",),
     ),
     "mlm_nodrop": Recipe(
-        "masked LM (15%) alone, packed, no dropout in pretraining",
+        "masked LM (15%) alone, packed as mlm, no dropout in pretraining",
         ("--tasks=masked_lm", "--dropout=0"),
     ),
     "mlm_nodrop_mask25": Recipe(
-        "masked LM (25%) alone, packed, no dropout in pretraining",
+        "masked LM (25%) alone, packed as mlm, no dropout in pretraining",
         ("--tasks=masked_lm", "--dropout=0", "--mask_rate=0.25", "--max_predictions_per_seq=32"),
     ),
 }
@@ -173,7 +173,7 @@ def finetune_records(bundle, arm, train_file, directory, plan, pretrained_steps,
     return rows
 
 
-def run_benchmark(plan, recipe_names, minutes, train_file, seeds, rate=None):
+def run_benchmark(plan, recipe_names, minutes, train_file, seeds, finetune_rate=None):
     """Yields the records so far after each finished point (calibration, pretraining and
     fine-tuning of one recipe at one budget), so the report can be written as they come."""
     os.makedirs(plan.work_dir, exist_ok=True)
@@ -186,7 +186,7 @@ def run_benchmark(plan, recipe_names, minutes, train_file, seeds, rate=None):
         directory = os.path.join(plan.work_dir, recipe_name, f"{budget_minutes:g}min")
         run = pretrain(recipe_name, steps, os.path.join(directory, "bundle"), plan, vocab_file)
         rows = finetune_records(
-            run.bundle, "pretrained", train_file, directory, plan, run.steps, seeds, rate
+            run.bundle, "pretrained", train_file, directory, plan, run.steps, seeds, finetune_rate
         )
         for row in rows:
             row.update(
