@@ -42,15 +42,15 @@ RECIPES = {
         ("--tasks=masked_lm,next_sentence",),
     ),
     "mlm": Recipe(
-        "masked LM (15%) alone on full-length packed sequences, dropout 0.1",
+        "masked LM (15%) alone, one segment packed from a document's sentences, dropout 0.1",
         ("--tasks=masked_lm",),
     ),
     "mlm_nodrop": Recipe(
-        "masked LM (15%) alone, packed, no dropout in pretraining",
+        "masked LM (15%) alone, packed as mlm, no dropout in pretraining",
         ("--tasks=masked_lm", "--dropout=0"),
     ),
     "mlm_nodrop_mask25": Recipe(
-        "masked LM (25%) alone, packed, no dropout in pretraining",
+        "masked LM (25%) alone, packed as mlm, no dropout in pretraining",
         ("--tasks=masked_lm", "--dropout=0", "--mask_rate=0.25", "--max_predictions_per_seq=32"),
     ),
 }
@@ -143,8 +143,9 @@ def steps_for(minutes, rate, fixed):
     return max(1, round((60 * minutes - fixed) * rate))
 
 
-def finetune_records(bundle, arm, train_file, directory, plan, pretrained_steps, seeds):
-    """The fine-tuning sweep and seeds of one bundle (`arm` pretrained or scratch)."""
+def finetune_records(bundle, arm, train_file, directory, plan, pretrained_steps, seeds, rate=None):
+    """The fine-tuning sweep and seeds of one bundle (`arm` pretrained or scratch); with
+    `rate`, no sweep: every seed at that learning rate."""
     budget = pvs.Budget(
         MODEL_SIZE,
         pretrained_steps,
@@ -156,10 +157,23 @@ def finetune_records(bundle, arm, train_file, directory, plan, pretrained_steps,
     )
     point_plan = pvs.Plan(budget, plan.data_dir, directory, plan.jobs, plan.slots)
     os.makedirs(directory, exist_ok=True)
-    return pvs.arm_records(bundle, BACKBONE, arm, train_file, point_plan)
+    if rate is None:
+        return pvs.arm_records(bundle, BACKBONE, arm, train_file, point_plan)
+    with concurrent.futures.ThreadPoolExecutor(len(seeds)) as pool:
+        rows = list(
+            pool.map(
+                lambda seed: pvs.finetune(
+                    bundle, BACKBONE, arm, train_file, rate, seed, point_plan
+                ),
+                seeds,
+            )
+        )
+    for row in rows:
+        row.update(backbone=BACKBONE, chosen=True, stage="fixed_rate")
+    return rows
 
 
-def run_benchmark(plan, recipe_names, minutes, train_file, seeds):
+def run_benchmark(plan, recipe_names, minutes, train_file, seeds, finetune_rate=None):
     """Yields the records so far after each finished point (calibration, pretraining and
     fine-tuning of one recipe at one budget), so the report can be written as they come."""
     os.makedirs(plan.work_dir, exist_ok=True)
@@ -172,7 +186,7 @@ def run_benchmark(plan, recipe_names, minutes, train_file, seeds):
         directory = os.path.join(plan.work_dir, recipe_name, f"{budget_minutes:g}min")
         run = pretrain(recipe_name, steps, os.path.join(directory, "bundle"), plan, vocab_file)
         rows = finetune_records(
-            run.bundle, "pretrained", train_file, directory, plan, run.steps, seeds
+            run.bundle, "pretrained", train_file, directory, plan, run.steps, seeds, finetune_rate
         )
         for row in rows:
             row.update(
@@ -223,6 +237,12 @@ def main():
     parser.add_argument(
         "--seeds", default="0,1,2", help="Fine-tuning seeds (the first sweeps the rate)."
     )
+    parser.add_argument(
+        "--finetune_learning_rate",
+        type=float,
+        help="Fine-tune the pretrained points at this rate, chosen beforehand on valid, instead "
+        "of sweeping at each point (the scratch point always sweeps).",
+    )
     args = parser.parse_args()
     recipe_names = args.recipes.split(",")
     unknown = [name for name in recipe_names if name not in RECIPES]
@@ -238,7 +258,9 @@ def main():
     out = args.out or os.path.join(args.work_dir, "quality_per_minute")
     command = " ".join(["python -m benchmarks.quality_per_minute", *sys.argv[1:]])
     seeds = tuple(int(seed) for seed in args.seeds.split(","))
-    runs = run_benchmark(plan, recipe_names, minutes, args.train_file, seeds)
+    runs = run_benchmark(
+        plan, recipe_names, minutes, args.train_file, seeds, args.finetune_learning_rate
+    )
     for records, tfidf, calibrations in runs:
         report = write_outputs(records, tfidf, calibrations, RECIPES, args.train_file, command, out)
     print(report)
