@@ -81,7 +81,8 @@ def read_google_checkpoint(directory: str, lower_case: bool | None = None) -> Im
     notes.append(tokenizer_note)
     arrays, ignored = _read_variables(prefix)
     if ignored:
-        notes.append(f"ignored {len(ignored)} training-state variables ({', '.join(ignored[:3])}…)")
+        shown = ", ".join(ignored[:3]) + (", …" if len(ignored) > 3 else "")
+        notes.append(f"ignored {len(ignored)} training-state variables ({shown})")
     embedding = arrays.get("bert/embeddings/word_embeddings")
     if embedding is not None and embedding.shape[0] != len(vocabulary):
         raise InputError(

@@ -1,13 +1,14 @@
 """A keras-hub BERT preset saved in a local directory (`save_to_preset`) as a bundle.
 
 The directory holds `config.json` (a `keras_hub>BertBackbone`), `model.weights.h5`,
-`tokenizer.json` (a `BertTokenizer`) and `assets/tokenizer/vocabulary.txt`. keras-hub loads it
-(it is needed only here: `pip install "keras-hub==0.32.*"`), and its variables, laid out as this
-project's Transformer lays them out, are renamed. keras-hub's `BertBackbone` computes the
-feed-forward with the tanh-approximate GELU and LayerNorm epsilon 1e-12; the tokenizer's
-`lowercase` and `strip_accents` are kept, and like keras-hub's it applies no Unicode
-normalization. A preset of another family (DistilBERT, RoBERTa, ...) is refused: its weights
-mean something else.
+`tokenizer.json` (a `BertTokenizer`) and `assets/tokenizer/vocabulary.txt`; a `BertMaskedLM`
+saved with `save_to_preset` adds `task.json` and `task.weights.h5`, and its masked-LM head is
+taken too. keras-hub loads the preset (it is needed only here: `pip install
+"keras-hub==0.32.*"`), and its variables, laid out as this project's Transformer and masked-LM
+head lay them out, are renamed. keras-hub's `BertBackbone` computes the feed-forward with the
+tanh-approximate GELU and LayerNorm epsilon 1e-12; the tokenizer's `lowercase` and
+`strip_accents` are kept, and like keras-hub's it applies no Unicode normalization. A preset of
+another family (DistilBERT, RoBERTa, ...) is refused: its weights mean something else.
 """
 
 import json
@@ -28,8 +29,10 @@ PRESET_FILES = (
     "tokenizer.json",
     "assets/tokenizer/vocabulary.txt",
 )
+TASK_FILE = "task.json"
 BACKBONE_CLASS = "keras_hub>BertBackbone"
 TOKENIZER_CLASS = "keras_hub>BertTokenizer"
+MASKED_LM_CLASS = "keras_hub>BertMaskedLM"
 #: keras-hub's BertBackbone variable paths -> the Transformer's.
 RENAMES = (
     (r"^token_embedding/", "embeddings/token_embedding/"),
@@ -45,6 +48,13 @@ RENAMES = (
     (r"^(transformer_layer_\d+)/feedforward_output_dense/", r"\1/output/"),
     (r"^(transformer_layer_\d+)/feedforward_layer_norm/", r"\1/output_norm/"),
     (r"^pooled_dense/", "pooler/"),
+)
+#: keras-hub's BertMaskedLM head variable paths -> the masked-LM head's (its token embedding is
+#: the backbone's, tied).
+MASKED_LM_RENAMES = (
+    (r"^mlm_head/intermediate_dense/", "transform/"),
+    (r"^mlm_head/intermediate_layer_norm/", "layer_norm/"),
+    (r"^mlm_head/output_bias$", "output_bias"),
 )
 
 
@@ -64,14 +74,21 @@ def read_keras_hub_preset(directory: str) -> ImportedCheckpoint:
             project's tokenizer cannot reproduce, keras-hub missing, or a vocabulary that does
             not fit the embedding.
     """
-    _check_files(directory)
+    task = _check_files(directory)
     keras_hub = _keras_hub()
     try:
-        source = keras_hub.models.BertBackbone.from_preset(directory)
+        if task == MASKED_LM_CLASS:
+            masked_lm = keras_hub.models.BertMaskedLM.from_preset(directory)
+            source, head = masked_lm.backbone, masked_lm.masked_lm_head
+        else:
+            source, head = keras_hub.models.BertBackbone.from_preset(directory), None
         source_tokenizer = keras_hub.models.BertTokenizer.from_preset(directory)
     except Exception as e:  # keras-hub raises many kinds; the message says what went wrong
         raise InputError(f"{directory}: keras-hub cannot load the preset ({e})") from None
     tokenizer, note = _tokenizer(source_tokenizer, directory)
+    notes = [note]
+    if task and task != MASKED_LM_CLASS:
+        notes.append(f"{TASK_FILE}: the head of a {task} is no pretraining head; left out")
     config = source.get_config()
     backbone_config = dict(
         vocabulary_size=config["vocabulary_size"],
@@ -90,16 +107,20 @@ def read_keras_hub_preset(directory: str) -> ImportedCheckpoint:
             f"{directory}: the vocabulary has {tokenizer.vocabulary_size} tokens, but the token "
             f"embedding has {config['vocabulary_size']} rows; they do not belong together"
         )
-    weights = {}
-    for variable in source.weights:
-        path = _renamed(variable.path)
-        if path is None:
-            raise InputError(f"{directory}: no place in the Transformer for {variable.path}")
-        weights[path] = SourceWeight(np.asarray(variable.numpy(), np.float32), variable.path)
-    notes = [note]
-    logging.info("%s: %s", directory, note)
+    weights = _renamed_weights(source.weights, RENAMES, directory)
+    head_weights = {}
+    if head is not None:
+        tied = {id(v) for v in source.weights}
+        own = [v for v in head.weights if id(v) not in tied]
+        head_weights["masked_lm"] = _renamed_weights(own, MASKED_LM_RENAMES, directory)
+        notes.append(
+            "masked-LM head from the BertMaskedLM task; its LayerNorm epsilon becomes 1e-12 "
+            "(keras-hub's head uses 1e-5)"
+        )
+    for text in notes:
+        logging.info("%s: %s", directory, text)
     return ImportedCheckpoint(
-        "keras_hub_preset", directory, backbone_config, tokenizer, weights, {}, notes
+        "keras_hub_preset", directory, backbone_config, tokenizer, weights, head_weights, notes
     )
 
 
@@ -116,8 +137,12 @@ def _read_json(path: str) -> dict:
     return data
 
 
-def _check_files(directory: str) -> None:
-    """Raises InputError naming a missing file or a class that is not BERT's."""
+def _check_files(directory: str) -> str | None:
+    """Checks the preset's files and classes; returns the class of its task, if it has one.
+
+    Raises:
+        InputError: naming a missing file or a class that is not BERT's.
+    """
     if not os.path.isdir(directory):
         raise InputError(f"{directory}: no such directory (expected a keras-hub BERT preset)")
     for name in PRESET_FILES:
@@ -133,6 +158,8 @@ def _check_files(directory: str) -> None:
                 f"{os.path.join(directory, name)}: a {found} preset, not BERT (expected "
                 f"{expected}); only BERT's weights mean what this project's Transformer computes"
             )
+    task_path = os.path.join(directory, TASK_FILE)
+    return _read_json(task_path).get("registered_name") if os.path.isfile(task_path) else None
 
 
 def _keras_hub():
@@ -176,9 +203,19 @@ def _tokenizer(source, directory):
     return tokenizer, note
 
 
-def _renamed(path: str) -> str | None:
-    for pattern, replacement in RENAMES:
-        renamed, count = re.subn(pattern, replacement, path)
-        if count:
-            return renamed
-    return None
+def _renamed_weights(variables, renames, directory) -> dict:
+    """`SourceWeight`s by this project's path.
+
+    Raises:
+        InputError: naming a variable no rename applies to.
+    """
+    weights = {}
+    for variable in variables:
+        for pattern, replacement in renames:
+            path, count = re.subn(pattern, replacement, variable.path)
+            if count:
+                break
+        else:
+            raise InputError(f"{directory}: no place in this project's model for {variable.path}")
+        weights[path] = SourceWeight(np.asarray(variable.numpy(), np.float32), variable.path)
+    return weights

@@ -14,6 +14,8 @@ import backbones
 from bert_tf import bundle, weights_file
 from bert_tf.checkpoint_import import ImportConfig, import_bundle
 from bert_tf.errors import InputError
+from bert_tf.pretraining_model import PretrainingModel
+from pretrain_tasks import build_tasks
 
 keras_hub = pytest.importorskip("keras_hub")
 
@@ -142,3 +144,48 @@ def test_a_directory_that_is_neither_is_refused(tmp_path):
     json.dump({"hidden_size": 8}, open(tmp_path / "src" / "config.json", "w"))
     with pytest.raises(InputError, match="neither a Google BERT release .* nor a keras-hub"):
         import_bundle(ImportConfig(source=str(tmp_path / "src"), output_dir=str(tmp_path / "o")))
+
+
+def test_a_masked_lm_task_preset_brings_its_head(tmp_path):
+    """keras-hub's `BertMaskedLM` head and this project's compute the same logits, but for the
+    LayerNorm epsilon (keras-hub's 1e-5, here 1e-12)."""
+    backbone, tokenizer = tiny_preset(tmp_path / "backbone")
+    masked_lm = keras_hub.models.BertMaskedLM(
+        backbone, keras_hub.models.BertMaskedLMPreprocessor(tokenizer, sequence_length=24)
+    )
+    rng = np.random.default_rng(3)
+    for variable in masked_lm.masked_lm_head.weights:
+        variable.assign(0.3 * rng.standard_normal(variable.shape) + variable.numpy())
+    masked_lm.save_to_preset(str(tmp_path / "task"))
+    output_dir = str(tmp_path / "out")
+    summary = import_bundle(ImportConfig(source=str(tmp_path / "task"), output_dir=output_dir))
+    assert summary["imported_from"]["heads"] == ["masked_lm"]
+    assert summary["imported_from"]["weights"] == len(backbone.weights) + 5
+
+    config = bundle.read_bundle_config(output_dir)
+    ours = PretrainingModel(
+        backbones.build("transformer", config["backbone"]["config"]),
+        build_tasks(["masked_lm"], len(tokenizer.get_vocabulary()), 24),
+    )
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=24)
+    features = preprocessor(x=tf.constant(["the cat sat on a mat"]))
+    batch = {k: tf.cast(v, tf.int32) for k, v in features.items()}
+    batch["masked_lm_positions"] = tf.constant([[1, 3, 4]], tf.int32)
+    ours(batch)
+    weights_file.load_weights(
+        os.path.join(output_dir, bundle.BACKBONE_WEIGHTS_FILE), ours.backbone.weights
+    )
+    weights_file.load_weights(
+        os.path.join(output_dir, bundle.HEADS_WEIGHTS_FILE), ours.head_variables()
+    )
+    expected = masked_lm(
+        dict(
+            token_ids=batch["token_ids"],
+            segment_ids=batch["segment_ids"],
+            padding_mask=batch["padding_mask"],
+            mask_positions=batch["masked_lm_positions"],
+        )
+    )
+    np.testing.assert_allclose(
+        ours(batch)["masked_lm"].numpy(), keras.ops.convert_to_numpy(expected), atol=1e-3
+    )
