@@ -109,7 +109,8 @@ def test_pretraining_continues_from_the_imported_bundle(imported, tmp_path, monk
 
 def test_fine_tuning_from_the_imported_bundle_restores_every_weight(imported, tmp_path, caplog):
     directory, arrays, _ = imported
-    caplog.set_level(logging.INFO)
+    # absl logs through its own logger, whose level an earlier test's flags may have raised.
+    caplog.set_level(logging.INFO, logger="absl")
     files = labeled_files(tmp_path / "data", train=64, valid=16, test=16)
     results = run_finetuning(
         FinetuneConfig(
