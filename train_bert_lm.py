@@ -9,8 +9,9 @@
 The bundle (config.json, vocab.txt, backbone.weights.h5, heads.weights.h5) is written into
 --output_dir, with checkpoints/, the tokenized corpus corpus_shards/ and TensorBoard logs/
 beside it. Running the same command again resumes from the last checkpoint. --corpus may be a
-glob or a directory; --strategy=multi_worker_mirrored with TF_CONFIG trains on several hosts. Flags come from `PretrainConfig`'s fields, the registered
-backbones' settings (`--num_heads`, `--filters`, ...) and the registered tasks' (`--mask_rate`).
+glob or a directory; --strategy=multi_worker_mirrored with TF_CONFIG trains on several hosts.
+Flags come from `PretrainConfig`'s fields, the registered backbones' settings (`--num_heads`,
+`--filters`, ...) and the registered tasks' (`--mask_rate`).
 """
 
 import json

@@ -50,7 +50,8 @@ class Budget:
 
     `epochs` maps each labeled train file to its fine-tuning epochs (both arms get the same);
     `pooling` is the classifier head's `--pooling` for every backbone (None: each backbone's
-    `DEFAULT_POOLING`, as `train_bert_fine_tuning.py` does).
+    `DEFAULT_POOLING`, as `train_bert_fine_tuning.py` does); `finetune_flags` go to every
+    fine-tuning run of both arms.
     """
 
     model_size: str
@@ -60,6 +61,7 @@ class Budget:
     learning_rates: tuple
     seeds: tuple
     pooling: str | None = None
+    finetune_flags: tuple = ()
 
     @property
     def train_files(self):
@@ -96,10 +98,12 @@ class Plan:
     data_dir: str
     work_dir: str
     jobs: int = 1
-    slots: threading.Semaphore = dataclasses.field(init=False, repr=False, compare=False)
+    #: Shared by plans whose runs must not exceed `jobs` together; None: a new one.
+    slots: threading.Semaphore | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "slots", threading.Semaphore(max(1, self.jobs)))
+        if self.slots is None:
+            object.__setattr__(self, "slots", threading.Semaphore(max(1, self.jobs)))
 
     @property
     def threads(self):
@@ -209,6 +213,7 @@ def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
                     f"--learning_rate={learning_rate}",
                     f"--seed={seed}",
                     f"--pooling={plan.budget.pooling_of(backbone)}",
+                    *plan.budget.finetune_flags,
                 ],
                 output + ".log",
                 plan.threads,

@@ -88,6 +88,7 @@ def finetune_row(directory):
         valid_curve=[h["valid_micro_f1"] for h in metrics["history"]],
         best_epoch=metrics.get("best_epoch"),
         valid_micro_f1=metrics["valid"]["micro_f1"],
+        valid_macro_f1=metrics["valid"]["macro_f1"],
         test_micro_f1=metrics["test"]["micro_f1"],
         test_macro_f1=metrics["test"]["macro_f1"],
         test_mean_f1=metrics["test"]["mean_f1"],

@@ -4,24 +4,50 @@ import numpy as np
 import tensorflow as tf
 
 from bert_tf.batching import batch_by_length, pad_batch
-from bert_tf.tokenization import CLS_ID, SEP_ID, Tokenizer
+from bert_tf.tokenization import Tokenizer
 
 
-def encode_texts(texts: list[str], tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
-    """Tokenizes texts into `[CLS] tokens [SEP]`, truncated to `max_seq_length`.
+def encode_batch(texts: tf.Tensor, tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
+    """Tokenizes raw strings into `[CLS] tokens [SEP]`, truncated to `max_seq_length`, in the
+    graph: the one encoding of fine-tuning, prediction and the exported model.
+
+    Args:
+        texts: tf.Tensor string [N]. Raw text.
+        tokenizer: Tokenizer.
+        max_seq_length: int. The longest result, [CLS]/[SEP] included.
 
     Returns:
         tf.RaggedTensor int32 [N, None].
     """
-    pieces = []
-    for start in range(0, len(texts), 2048):
-        ids = tokenizer.tokenize(tf.constant(texts[start : start + 2048], tf.string))
-        ids = ids[:, : max_seq_length - 2]
-        rows = ids.nrows()
-        cls = tf.fill([rows, 1], CLS_ID)
-        sep = tf.fill([rows, 1], SEP_ID)
-        pieces.append(tf.concat([cls, ids, sep], axis=1))
+    ids = tokenizer.tokenize(texts)[:, : max_seq_length - 2]
+    rows = ids.nrows()
+    return tf.concat(
+        [
+            tf.fill([rows, 1], tokenizer.special_ids.cls),
+            ids,
+            tf.fill([rows, 1], tokenizer.special_ids.sep),
+        ],
+        axis=1,
+    )
+
+
+def encode_texts(texts: list[str], tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
+    """`encode_batch` over a Python list, 2,048 texts at a time.
+
+    Returns:
+        tf.RaggedTensor int32 [N, None].
+    """
+    pieces = [
+        encode_batch(tf.constant(texts[start : start + 2048], tf.string), tokenizer, max_seq_length)
+        for start in range(0, len(texts), 2048)
+    ]
     return tf.concat(pieces, axis=0)
+
+
+def single_segment_features(token_ids: tf.RaggedTensor, pad_id: int = 0) -> dict:
+    """The backbone inputs of a batch of single-segment examples: `token_ids`, `segment_ids`
+    (all 0) and `padding_mask`, dense [B, S], padded with `pad_id` to the batch's longest."""
+    return pad_batch({"token_ids": token_ids, "segment_ids": tf.zeros_like(token_ids)}, pad_id)
 
 
 def classification_dataset(
@@ -31,7 +57,8 @@ def classification_dataset(
     batch_size: int,
     max_seq_length: int,
     training: bool,
-    seed: int = 0
+    seed: int = 0,
+    pad_id: int = 0,
 ) -> tf.data.Dataset:
     """Batches of dense features and labels.
 
@@ -45,6 +72,7 @@ def classification_dataset(
         max_seq_length: int. For the length buckets.
         training: bool.
         seed: int. Shuffling seed.
+        pad_id: int. The vocabulary's `[PAD]` id.
 
     Returns:
         tf.data.Dataset of dicts: `token_ids`, `segment_ids`, `padding_mask` [B, S], `labels`
@@ -64,4 +92,4 @@ def classification_dataset(
         )
     else:
         dataset = dataset.ragged_batch(batch_size)
-    return dataset.map(pad_batch).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(lambda batch: pad_batch(batch, pad_id)).prefetch(tf.data.AUTOTUNE)

@@ -17,6 +17,7 @@ from bert_tf.classifier_bundle import save_classifier
 from bert_tf.epoch_evaluator import EpochEvaluator
 from bert_tf.errors import InputError
 from bert_tf.labeled_data import LabelSet, read_labeled_file
+from bert_tf.multilabel_losses import LOSSES, class_balanced_weights
 from bert_tf.optimization import create_optimizer
 from bert_tf.run_config import RunConfig, setting
 from bert_tf.tokenization import Tokenizer, TokenizerConfig, learn_vocabulary
@@ -59,6 +60,17 @@ class FinetuneConfig(RunConfig):
     learning_rate: float = setting(5e-4, "Peak learning rate of AdamW.")
     warmup_proportion: float = setting(0.1, "Share of the steps spent warming up.")
     per_label_thresholds: bool = setting(False, "Tune one threshold per label on valid.")
+    threshold_shrinkage: float = setting(
+        0.0,
+        "With --per_label_thresholds, move a label with n valid positives only n / (n + k) "
+        "of the way from the global threshold to its own best (k this value; 0: all the way).",
+    )
+    loss: str = setting(
+        "sigmoid",
+        "sigmoid cross-entropy; focal (gamma 2); or class_balanced (positives weighted by "
+        "the inverse effective number of their label's train examples).",
+        LOSSES,
+    )
     restore_best_epoch: bool = setting(
         True,
         "Score test and save the model with the weights of the epoch with the best valid "
@@ -82,6 +94,12 @@ class FinetuneConfig(RunConfig):
             )
         if self.pooling is not None and self.pooling not in POOLINGS:
             raise InputError(f"--pooling={self.pooling}: expected one of {POOLINGS}")
+        if self.loss not in LOSSES:
+            raise InputError(f"--loss={self.loss}: expected one of {LOSSES}")
+        if self.threshold_shrinkage < 0:
+            raise InputError(
+                f"--threshold_shrinkage={self.threshold_shrinkage}: expected 0 or more"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,6 +304,8 @@ def _build_classifier(config, backbone, data, num_steps, strategy):
             config.pooling,
             config.classifier_dropout,
             prior_log_odds(data.labels["train"]) if config.init_bias_to_priors else None,
+            loss=config.loss,
+            positive_weights=class_balanced_weights(data.labels["train"]),
         )
         model(model_inputs_example())
         optimizer = create_optimizer(
@@ -309,6 +329,7 @@ def _datasets(config, data, tokenizer, start_step) -> dict:
             max_seq_length=config.max_seq_length,
             training=split == "train",
             seed=config.seed + start_step,
+            pad_id=tokenizer.special_ids.pad,
         )
         for split in SPLITS
     }
@@ -318,7 +339,10 @@ def final_scores(config, evaluator, datasets, data) -> dict:
     """Threshold tuned on valid; valid and test scores with it; the per-label table on test."""
     evaluated = {split: evaluator.evaluate(datasets[split]) for split in ("valid", "test")}
     threshold = metrics.tune_threshold(
-        evaluated["valid"][0], data.labels["valid"] > 0, per_label=config.per_label_thresholds
+        evaluated["valid"][0],
+        data.labels["valid"] > 0,
+        per_label=config.per_label_thresholds,
+        shrinkage=config.threshold_shrinkage,
     )
     results = {}
     for split, (probabilities, loss) in evaluated.items():

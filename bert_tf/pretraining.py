@@ -195,10 +195,15 @@ def _train(config, strategy, start, output_dir, tokenizer, shards) -> dict:
         config.max_seq_length,
         config.task_loss_weights,
         config.task_settings,
+        tokenizer.special_ids,
     )
     start_step = Trainer.checkpointed_step(checkpoint_dir)
     examples = PretrainingExamples(
-        shards, tasks, max_seq_length=config.max_seq_length, seed=config.seed
+        shards,
+        tasks,
+        max_seq_length=config.max_seq_length,
+        seed=config.seed,
+        special_ids=tokenizer.special_ids,
     )
     schedule = _schedule(config, examples.examples_per_epoch)
     model, optimizer = _build_model(

@@ -22,7 +22,7 @@ import tensorflow as tf
 from bert_tf.batching import batch_by_length, pad_batch
 from bert_tf.corpus import Corpus
 from bert_tf.errors import InputError
-from bert_tf.tokenization import CLS_ID, SEP_ID, Tokenizer
+from bert_tf.tokenization import SpecialTokenIds, Tokenizer
 
 _NUM_SPECIAL_IN_SINGLE = 2  # [CLS] A [SEP]
 _NUM_SPECIAL_IN_PAIR = 3  # [CLS] A [SEP] B [SEP]
@@ -215,12 +215,19 @@ def single_segment_tables(corpus: TokenizedCorpus, max_seq_length: int) -> dict:
     return {"token_ids": corpus.token_ids, "chunk_start": start, "chunk_stop": stop}
 
 
-def make_single_segment(tables, example_index, chunk):
-    """One `[CLS] A [SEP]` example from chunk `chunk` of `single_segment_tables` (as tensors)."""
-    del example_index  # a packed segment has nothing random to draw
-    segment = tables["token_ids"][tables["chunk_start"][chunk] : tables["chunk_stop"][chunk]]
-    tokens = tf.concat([tf.constant([CLS_ID]), segment, tf.constant([SEP_ID])], axis=0)
-    return {"token_ids": tokens, "segment_ids": tf.zeros_like(tokens)}
+def make_single_segment_fn(special_ids: SpecialTokenIds = SpecialTokenIds()):
+    """Returns a graph function (tables, example_index, chunk) -> one `[CLS] A [SEP]` example
+    from chunk `chunk` of `single_segment_tables` (as tensors). `special_ids` are the
+    vocabulary's (`Tokenizer.special_ids`)."""
+
+    def make_single_segment(tables, example_index, chunk):
+        del example_index  # a packed segment has nothing random to draw
+        segment = tables["token_ids"][tables["chunk_start"][chunk] : tables["chunk_stop"][chunk]]
+        cls, sep = tf.constant([special_ids.cls]), tf.constant([special_ids.sep])
+        tokens = tf.concat([cls, segment, sep], axis=0)
+        return {"token_ids": tokens, "segment_ids": tf.zeros_like(tokens)}
+
+    return make_single_segment
 
 
 def _uniform_index(draw, low, count):
@@ -253,7 +260,12 @@ def pair_tables(corpus: TokenizedCorpus, max_seq_length: int) -> dict:
     }
 
 
-def make_pair_fn(max_seq_length: int, random_next_rate: float, seed: int):
+def make_pair_fn(
+    max_seq_length: int,
+    random_next_rate: float,
+    seed: int,
+    special_ids: SpecialTokenIds = SpecialTokenIds(),
+):
     """Returns a graph function (tables, example_index, chunk) -> one `[CLS] A [SEP] B [SEP]`
     example, where `tables` are the `pair_tables` of a corpus or shard, as tensors.
 
@@ -267,7 +279,8 @@ def make_pair_fn(max_seq_length: int, random_next_rate: float, seed: int):
     A random B is cut to the length the true continuation would have had, so neither where B
     starts nor its length gives the label away. The longer segment is truncated to fit: A keeps
     its end, B its start, so a true continuation stays contiguous. Randomness is stateless,
-    keyed by (seed, example_index): reproducible, and new in every epoch.
+    keyed by (seed, example_index): reproducible, and new in every epoch. `special_ids` are the
+    vocabulary's (`Tokenizer.special_ids`).
     """
     budget_t = tf.constant(max_seq_length - _NUM_SPECIAL_IN_PAIR, tf.int64)
 
@@ -309,7 +322,7 @@ def make_pair_fn(max_seq_length: int, random_next_rate: float, seed: int):
         keep_b = tf.minimum(length_b, budget_t - keep_a)
         segment_a = token_ids[a_stop - keep_a : a_stop]
         segment_b = token_ids[b_start : b_start + keep_b]
-        cls, sep = tf.constant([CLS_ID]), tf.constant([SEP_ID])
+        cls, sep = tf.constant([special_ids.cls]), tf.constant([special_ids.sep])
         return {
             "token_ids": tf.concat([cls, segment_a, sep, segment_b, sep], axis=0),
             "segment_ids": tf.concat(
@@ -335,6 +348,7 @@ class PretrainingExamples:
         tasks: list[PretrainingTask]. Their `preprocess` runs on every ragged batch, in order.
         max_seq_length: int. Longest sequence, special tokens included.
         seed: int. Seeds the order, the pairs and (with TF's global seed) the masks.
+        special_ids: SpecialTokenIds. The vocabulary's: [CLS], [SEP] and the padding.
 
     Attributes:
         examples_per_epoch: int. Chunks in all shards; each is one example per epoch.
@@ -344,18 +358,29 @@ class PretrainingExamples:
             but the corpus has a single document.
     """
 
-    def __init__(self, shards, tasks, *, max_seq_length: int, seed: int):
+    def __init__(
+        self,
+        shards,
+        tasks,
+        *,
+        max_seq_length: int,
+        seed: int,
+        special_ids: SpecialTokenIds = SpecialTokenIds(),
+    ):
         self.shards = [shards] if isinstance(shards, TokenizedCorpus) else shards
         self.tasks = list(tasks)
         self.max_seq_length = max_seq_length
         self.seed = seed
+        self.special_ids = special_ids
         layout = combine_layouts(self.tasks)
         if layout.sentence_pairs:
             self._tables = functools.partial(pair_tables, max_seq_length=max_seq_length)
-            self._make_example = make_pair_fn(max_seq_length, layout.random_next_rate, seed)
+            self._make_example = make_pair_fn(
+                max_seq_length, layout.random_next_rate, seed, special_ids
+            )
         else:
             self._tables = functools.partial(single_segment_tables, max_seq_length=max_seq_length)
-            self._make_example = make_single_segment
+            self._make_example = make_single_segment_fn(special_ids)
         # A corpus of one shard is loaded and packed once, not in every epoch.
         self._shard = functools.lru_cache(maxsize=1)(lambda index: self.shards[index])
         self._load_tables = functools.lru_cache(maxsize=1)(
@@ -430,7 +455,7 @@ class PretrainingExamples:
         def preprocess(batch):
             for task in self.tasks:
                 batch = task.preprocess(batch)
-            return pad_batch(batch)
+            return pad_batch(batch, self.special_ids.pad)
 
         examples = (
             tf.data.Dataset.from_tensor_slices(tf.constant(shard_ids, tf.int64))
@@ -465,13 +490,14 @@ def pretraining_dataset(
     batch_size: int,
     seed: int,
     start_step: int = 0,
+    special_ids: SpecialTokenIds = SpecialTokenIds(),
 ) -> tuple[tf.data.Dataset, int]:
     """The endless pretraining dataset of `PretrainingExamples`, and how many examples make one
     epoch.
 
     Args:
         corpus: TokenizedCorpus, or a sequence of them (shards).
-        tasks, max_seq_length, seed: see `PretrainingExamples`.
+        tasks, max_seq_length, seed, special_ids: see `PretrainingExamples`.
         batch_size, start_step: see `PretrainingExamples.dataset`.
 
     Returns:
@@ -480,5 +506,7 @@ def pretraining_dataset(
     Raises:
         InputError: see `PretrainingExamples`.
     """
-    examples = PretrainingExamples(corpus, tasks, max_seq_length=max_seq_length, seed=seed)
+    examples = PretrainingExamples(
+        corpus, tasks, max_seq_length=max_seq_length, seed=seed, special_ids=special_ids
+    )
     return examples.dataset(batch_size, start_step=start_step), examples.examples_per_epoch

@@ -155,17 +155,21 @@ def make_untrained_bundle(directory, backbone_name: str = "transformer") -> str:
     return directory
 
 
-def make_untrained_classifier(directory, labels, thresholds) -> str:
+def make_untrained_classifier(
+    directory, labels, thresholds, backbone_name: str = "transformer"
+) -> str:
     """A fine-tuned model directory (as fine-tuning saves one) holding an untrained tiny
-    Transformer classifier, for tests about using a saved model rather than training one."""
+    classifier, for tests about using a saved model rather than training one."""
     directory = str(directory)
-    tokenizer, backbone = _untrained_tiny_backbone("transformer")
-    model = MultiLabelClassifier(backbone, len(labels), "mean")
+    tokenizer, backbone = _untrained_tiny_backbone(backbone_name)
+    model = MultiLabelClassifier(
+        backbone, len(labels), backbones.get(backbone_name).DEFAULT_POOLING
+    )
     model(model_inputs_example())
     save_classifier(
         directory,
         model=model,
-        backbone_name="transformer",
+        backbone_name=backbone_name,
         tokenizer=tokenizer,
         labels=list(labels),
         thresholds=thresholds,
