@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from bert_tf.batching import batch_by_length, pad_batch
+from bert_tf.batching import batch_by_length, pad_batch, static_lengths
 from bert_tf.tokenization import Tokenizer
 
 
@@ -59,6 +59,7 @@ def classification_dataset(
     training: bool,
     seed: int = 0,
     pad_id: int = 0,
+    static_shapes: bool = False,
 ) -> tf.data.Dataset:
     """Batches of dense features and labels.
 
@@ -73,6 +74,9 @@ def classification_dataset(
         training: bool.
         seed: int. Shuffling seed.
         pad_id: int. The vocabulary's `[PAD]` id.
+        static_shapes: bool. Training batches full and padded to one of
+            `batching.static_lengths` (`--static_shapes`); evaluation batches are left as they
+            are, as evaluation runs outside the compiled training step.
 
     Returns:
         tf.data.Dataset of dicts: `token_ids`, `segment_ids`, `padding_mask` [B, S], `labels`
@@ -84,12 +88,15 @@ def classification_dataset(
     dataset = dataset.map(
         lambda example: dict(example, segment_ids=tf.zeros_like(example["token_ids"]))
     )
+    lengths = None
     if training:
         dataset = batch_by_length(
             dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).repeat(),
             batch_size,
             max_seq_length,
+            drop_remainder=static_shapes,
         )
+        lengths = static_lengths(max_seq_length) if static_shapes else None
     else:
         dataset = dataset.ragged_batch(batch_size)
-    return dataset.map(lambda batch: pad_batch(batch, pad_id)).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(lambda batch: pad_batch(batch, pad_id, lengths)).prefetch(tf.data.AUTOTUNE)

@@ -149,6 +149,7 @@ class WorkerRole:
             self.task, self.index = "chief", 0
         else:
             self.task, self.index = f"{resolver.task_type} {resolver.task_id}", resolver.task_id
+        self._temporary_dir = None
 
     @contextlib.contextmanager
     def chief_first(self):
@@ -172,7 +173,11 @@ class WorkerRole:
                     f"{self.task}: the chief stopped while it prepared the run (its log says "
                     "why); fix that and run the same command on every worker"
                 )
-        yield
+        try:
+            yield
+        except BaseException:
+            self._discard()
+            raise
 
     def working_dir(self, output_dir: str) -> str:
         """Where this worker writes: `output_dir` for the chief; for another worker a fresh
@@ -192,19 +197,24 @@ class WorkerRole:
             )
         directory = os.path.join(output_dir, f"workertemp_{self.index}")
         shutil.rmtree(directory, ignore_errors=True)  # left by a killed run
+        self._temporary_dir = directory
         shutil.copytree(chief_checkpoints, os.path.join(directory, CHECKPOINT_DIR))
         return directory
 
     @contextlib.contextmanager
-    def discarding(self, working_dir: str):
-        """Removes a worker's temporary directory when the block ends, however it ends, and
-        turns the loss of a peer into a TrainingError that says how to resume."""
+    def discarding(self):
+        """Removes this worker's temporary directory (`working_dir`) when the block ends,
+        however it ends, and turns the loss of a peer into a TrainingError that says how to
+        resume."""
         try:
             with self._peer_errors():
                 yield
         finally:
-            if not self.is_chief:
-                shutil.rmtree(working_dir, ignore_errors=True)
+            self._discard()
+
+    def _discard(self):
+        if self._temporary_dir:
+            shutil.rmtree(self._temporary_dir, ignore_errors=True)
 
     @contextlib.contextmanager
     def _peer_errors(self):

@@ -168,6 +168,17 @@ def read_shard(path: str) -> tuple[dict, dict]:
     return header, dict(arrays, num_dropped_sentences=header["dropped_sentences"])
 
 
+def shards_ready(directory: str, paths: list[str], tokenizer: Tokenizer, shard_tokens: int) -> bool:
+    """Whether `directory` holds the complete shards of the files `paths`, as they are now,
+    made with `tokenizer` and `shard_tokens` (so `prepare_shards` would reuse them).
+
+    Raises:
+        InputError: a file is missing or cannot be read.
+    """
+    identities = [file_identity(path) for path in paths]
+    return _manifest_key(directory) == shard_key(tokenizer, shard_tokens, identities)
+
+
 def prepare_shards(
     directory: str,
     paths: list[str],

@@ -80,7 +80,14 @@ class FinetuneConfig(RunConfig):
         False, "Skip (and count) lines with no label or no text instead of stopping."
     )
 
-    RESUMABLE_CHANGES = ("resume", "epochs", "cluster_timeout")
+    RESUMABLE_CHANGES = (
+        "resume",
+        "epochs",
+        "cluster_timeout",
+        "tpu",
+        "static_shapes",
+        "jit_compile",
+    )
 
     def validate(self) -> None:
         """Raises InputError for settings no run can use."""
@@ -134,18 +141,20 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     strategy = _strategy(config)
     role = cluster.WorkerRole(strategy)
     settings = run_state.run_settings(config, FinetuneConfig.RESUMABLE_CHANGES)
-    with role.chief_first():
+    with role.chief_first():  # a bad file or directory stops every worker, not the chief alone
+        data = read_labeled_data(config)
         output_dir = role.working_dir(config.output_dir)
         checkpoint_dir = os.path.join(output_dir, CHECKPOINT_DIR)
         # Another worker resumes whatever the chief has just prepared.
         resuming = run_state.prepare_checkpoint_dir(
             checkpoint_dir, settings, config.resume or not role.is_chief
         )
-    data = read_labeled_data(config)
-    source, backbone, restored = prepare_backbone(config, data.examples["train"].texts, strategy)
-    if not resuming:
-        run_state.record_run(checkpoint_dir, settings)
-    with role.discarding(output_dir):
+    with role.discarding():
+        source, backbone, restored = prepare_backbone(
+            config, data.examples["train"].texts, strategy
+        )
+        if not resuming:
+            run_state.record_run(checkpoint_dir, settings)
         results = _finetune(
             dataclasses.replace(config, output_dir=output_dir),
             strategy,
@@ -155,14 +164,10 @@ def run_finetuning(config: FinetuneConfig) -> dict:
             restored,
             started,
         )
-    logging.info(
-        (
-            "metrics and model written to %s"
-            if role.is_chief
-            else f"{role.task}: done (the chief " "wrote %s)"
-        ),
-        config.output_dir,
+    written = (
+        "metrics and model written to %s" if role.is_chief else "%s: done (the chief wrote %s)"
     )
+    logging.info(written, *([] if role.is_chief else [role.task]), config.output_dir)
     return results
 
 
@@ -175,7 +180,7 @@ def _finetune(config, strategy, data, source, backbone, restored, started) -> di
     num_steps = config.epochs * steps_per_epoch
     model, optimizer = _build_classifier(config, backbone, data, num_steps, strategy)
     trainer = Trainer.in_output_dir(
-        model, optimizer, strategy, config.output_dir, "finetune", max_to_keep=1
+        model, optimizer, strategy, config.output_dir, "finetune", max_to_keep=1, config=config
     )
     start_step = trainer.restore()
     datasets = _datasets(config, data, source.tokenizer, start_step)
@@ -330,6 +335,7 @@ def _datasets(config, data, tokenizer, start_step) -> dict:
             training=split == "train",
             seed=config.seed + start_step,
             pad_id=tokenizer.special_ids.pad,
+            static_shapes=config.static_shapes,
         )
         for split in SPLITS
     }

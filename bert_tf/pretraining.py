@@ -8,8 +8,13 @@ from absl import logging
 
 import pretrain_tasks
 from bert_tf import backbone_source, bundle, cluster, distribution, run_state, weights_file
-from bert_tf.corpus_files import corpus_paths, scan_corpus
-from bert_tf.corpus_shards import ShardedCorpus, is_shard_directory, prepare_shards
+from bert_tf.corpus_files import corpus_paths, file_identity, scan_corpus
+from bert_tf.corpus_shards import (
+    ShardedCorpus,
+    is_shard_directory,
+    prepare_shards,
+    shards_ready,
+)
 from bert_tf.errors import InputError
 from bert_tf.optimization import create_optimizer
 from bert_tf.pretraining_data import PretrainingExamples, combine_layouts
@@ -82,6 +87,9 @@ class PretrainConfig(RunConfig):
         "log_every",
         "preprocess_only",
         "cluster_timeout",
+        "tpu",
+        "static_shapes",
+        "jit_compile",
     )
 
     def validate(self) -> None:
@@ -171,9 +179,10 @@ def run_pretraining(config: PretrainConfig) -> dict:
         resuming = run_state.prepare_checkpoint_dir(
             checkpoint_dir, settings, config.resume or not role.is_chief
         )
-        tokenizer = _tokenizer(config, checkpoint_dir, resuming, start, settings)
-        shards = _corpus_shards(config, tokenizer, role)
-    with role.discarding(output_dir):
+        tokenizer, shards = _tokenizer_and_shards(
+            config, start, checkpoint_dir, resuming, settings, role
+        )
+    with role.discarding():
         if config.preprocess_only:
             logging.info("--preprocess_only: the corpus shards are in %s", shards.directory)
             return {"corpus_shards": shards.directory, "vocabulary_size": tokenizer.vocabulary_size}
@@ -204,12 +213,15 @@ def _train(config, strategy, start, output_dir, tokenizer, shards) -> dict:
         max_seq_length=config.max_seq_length,
         seed=config.seed,
         special_ids=tokenizer.special_ids,
+        static_shapes=config.static_shapes,
     )
     schedule = _schedule(config, examples.examples_per_epoch)
     model, optimizer = _build_model(
         config, source, tasks, examples.dataset(config.batch_size), schedule, strategy
     )
-    trainer = Trainer.in_output_dir(model, optimizer, strategy, output_dir, "pretrain")
+    trainer = Trainer.in_output_dir(
+        model, optimizer, strategy, output_dir, "pretrain", config=config
+    )
     trainer.restore()
     history = trainer.train(
         strategy.distribute_datasets_from_function(
@@ -243,6 +255,9 @@ def _check_settings(config):
     """
     pretrain_tasks.check_choice(config.tasks, config.task_loss_weights, config.task_settings)
     config.validate()
+    if not is_shard_directory(config.corpus):
+        for path in corpus_paths(config.corpus):
+            file_identity(path)  # a missing or unreadable file stops the run before any write
     run_state.set_seed(config.seed, config.deterministic)
     strategy = distribution.get_strategy(
         config.strategy, tpu=config.tpu, cluster_timeout=config.cluster_timeout
@@ -254,11 +269,23 @@ def _check_settings(config):
     return strategy, None
 
 
-def _tokenizer(config, checkpoint_dir, resuming, start, settings) -> Tokenizer:
-    """The run's tokenizer: the one a resumed run recorded, the bundle's, the given vocabulary
-    file's, the given shards', or one learned from the corpus. A new run records it before
-    anything else, so a run stopped while making the shards resumes with it."""
+def _tokenizer_and_shards(config, start, checkpoint_dir, resuming, settings, role):
+    """The run's tokenizer and its corpus in shards.
+
+    The tokenizer is the one a resumed run recorded, the bundle's, the given vocabulary file's,
+    the given shards', or one learned from the corpus. A new run first reads every corpus file
+    (unless its shards are made already), so a bad file stops it before anything is written;
+    then it records the tokenizer, so a run stopped while making the shards resumes with it.
+    The shards are the given ones, which must have been made with that tokenizer, or a raw
+    corpus's, made by the chief in `<output_dir>/corpus_shards` (kept while they match).
+
+    Returns:
+        (Tokenizer, ShardedCorpus).
+    """
     vocabulary_path = os.path.join(checkpoint_dir, bundle.VOCABULARY_FILE)
+    given_shards = is_shard_directory(config.corpus)
+    shard_dir = os.path.join(config.output_dir, SHARD_DIR)
+    scan = None
     if resuming:
         tokenizer_config = start.tokenizer.config if start else config.tokenizer_config
         tokenizer = Tokenizer.from_files(vocabulary_path, tokenizer_config)
@@ -267,30 +294,33 @@ def _tokenizer(config, checkpoint_dir, resuming, start, settings) -> Tokenizer:
             tokenizer = start.tokenizer
         elif config.vocab_file:
             tokenizer = Tokenizer.from_files(config.vocab_file, config.tokenizer_config)
-        elif is_shard_directory(config.corpus):
+        elif given_shards:
             tokenizer = ShardedCorpus(config.corpus).tokenizer
         else:
-            tokenizer = learn_corpus_vocabulary(config)
+            tokenizer = None
+        paths = [] if given_shards else corpus_paths(config.corpus)
+        if paths and not (
+            tokenizer and shards_ready(shard_dir, paths, tokenizer, config.shard_tokens)
+        ):
+            sample_lines = 0 if tokenizer else config.vocab_sample_lines
+            scan = scan_corpus(paths, sample_lines, config.seed)
+        tokenizer = tokenizer or learn_corpus_vocabulary(config, scan)
         tokenizer.save_vocabulary(vocabulary_path)
         run_state.record_run(checkpoint_dir, settings)
     logging.info("vocabulary: %d tokens", tokenizer.vocabulary_size)
-    return tokenizer
-
-
-def _corpus_shards(config, tokenizer, role) -> ShardedCorpus:
-    """The corpus in shards: the given ones, which must have been made with `tokenizer`; or a
-    raw corpus's, made by the chief in `<output_dir>/corpus_shards` (kept while they match)."""
-    if is_shard_directory(config.corpus):
+    if given_shards:
         shards = ShardedCorpus(config.corpus)
         shards.check_tokenizer(tokenizer, _vocabulary_origin(config))
-        return shards
-    return prepare_shards(
-        os.path.join(config.output_dir, SHARD_DIR),
+        return tokenizer, shards
+    shards = prepare_shards(
+        shard_dir,
         corpus_paths(config.corpus),
         tokenizer,
         config.shard_tokens,
+        scan=scan,
         make=role.is_chief,
     )
+    return tokenizer, shards
 
 
 def _vocabulary_origin(config) -> str:

@@ -19,7 +19,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from bert_tf.batching import batch_by_length, pad_batch
+from bert_tf.batching import batch_by_length, pad_batch, static_lengths
 from bert_tf.corpus import Corpus
 from bert_tf.errors import InputError
 from bert_tf.tokenization import SpecialTokenIds, Tokenizer
@@ -349,6 +349,8 @@ class PretrainingExamples:
         max_seq_length: int. Longest sequence, special tokens included.
         seed: int. Seeds the order, the pairs and (with TF's global seed) the masks.
         special_ids: SpecialTokenIds. The vocabulary's: [CLS], [SEP] and the padding.
+        static_shapes: bool. Full batches padded to one of `batching.static_lengths`, so an
+            accelerator compiles a bounded set of programs (`--static_shapes`).
 
     Attributes:
         examples_per_epoch: int. Chunks in all shards; each is one example per epoch.
@@ -366,12 +368,14 @@ class PretrainingExamples:
         max_seq_length: int,
         seed: int,
         special_ids: SpecialTokenIds = SpecialTokenIds(),
+        static_shapes: bool = False,
     ):
         self.shards = [shards] if isinstance(shards, TokenizedCorpus) else shards
         self.tasks = list(tasks)
         self.max_seq_length = max_seq_length
         self.seed = seed
         self.special_ids = special_ids
+        self.static_shapes = static_shapes
         layout = combine_layouts(self.tasks)
         if layout.sentence_pairs:
             self._tables = functools.partial(pair_tables, max_seq_length=max_seq_length)
@@ -422,12 +426,16 @@ class PretrainingExamples:
                 new example numbers and a new order instead of replaying the first steps' data.
             input_context: tf.distribute.InputContext or None. With several input pipelines
                 (one per worker), each reads its own shards (or, with fewer shards than
-                pipelines, its own share of every shard's chunks) in batches of the
-                per-replica size.
+                pipelines, its own share of every shard's chunks). A pipeline makes one batch
+                for all of its worker's replicas and then splits it into batches of the
+                per-replica size, which its replicas take in turn: so the replicas of a worker
+                get batches of one shape in each step (with `static_shapes`, a step is one
+                program, not one per combination of the replicas' shapes).
         """
-        pipelines, pipeline = 1, 0
+        pipelines, pipeline, local_replicas = 1, 0, 1
         if input_context is not None:
             pipelines, pipeline = input_context.num_input_pipelines, input_context.input_pipeline_id
+            local_replicas = input_context.num_replicas_in_sync // pipelines
             batch_size = input_context.get_per_replica_batch_size(batch_size)
         shard_ids = list(range(len(self.shards)))
         by_shard = len(shard_ids) >= pipelines
@@ -452,10 +460,12 @@ class PretrainingExamples:
                 )
             )
 
+        lengths = static_lengths(self.max_seq_length) if self.static_shapes else None
+
         def preprocess(batch):
             for task in self.tasks:
                 batch = task.preprocess(batch)
-            return pad_batch(batch, self.special_ids.pad)
+            return pad_batch(batch, self.special_ids.pad, lengths)
 
         examples = (
             tf.data.Dataset.from_tensor_slices(tf.constant(shard_ids, tf.int64))
@@ -469,12 +479,17 @@ class PretrainingExamples:
                 deterministic=True,
             )
         )
-        return (
-            batch_by_length(examples, batch_size, self.max_seq_length)
+        batches = (
+            batch_by_length(
+                examples, batch_size * local_replicas, self.max_seq_length, self.static_shapes
+            )
             # Sequential: masking draws from TF's stateful RNG, so parallel calls would make the
             # masks depend on thread timing and break --seed reproducibility.
-            .map(preprocess).prefetch(tf.data.AUTOTUNE)
+            .map(preprocess)
         )
+        if local_replicas > 1:
+            batches = batches.rebatch(batch_size, drop_remainder=self.static_shapes)
+        return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def _chunks(tables):

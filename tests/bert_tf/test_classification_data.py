@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from bert_tf.batching import static_lengths
 from bert_tf.classification_data import classification_dataset, encode_texts
 from bert_tf.tokenization import Tokenizer, TokenizerConfig
 
@@ -26,3 +27,19 @@ def test_texts_are_framed_and_padded_with_the_vocabularys_special_ids():
     assert batch["token_ids"].numpy()[1].tolist() == [4, 8, 3, 5, 0]
     assert batch["padding_mask"].numpy()[1].tolist() == [1, 1, 1, 1, 0]
     assert isinstance(batch["labels"], tf.Tensor)
+
+
+def test_static_shapes_make_full_training_batches_at_the_bucket_edges():
+    rng = np.random.default_rng(0)
+    rows = [[2, *rng.integers(5, 9, size=rng.integers(1, 30)), 3] for _ in range(11)]
+    dataset = classification_dataset(
+        tf.ragged.constant(rows, tf.int32),
+        np.zeros((11, 2), np.float32),
+        batch_size=4,
+        max_seq_length=32,
+        training=True,
+        static_shapes=True,
+    )
+    assert dataset.element_spec["token_ids"].shape.as_list() == [4, None]
+    shapes = {tuple(batch["token_ids"].shape) for batch in dataset.take(12)}
+    assert shapes <= {(4, length) for length in static_lengths(32)}

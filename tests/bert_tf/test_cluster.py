@@ -5,6 +5,8 @@ Runs across processes are in tests/test_multi_worker.py.
 """
 
 import json
+import os
+import types
 
 import pytest
 import tensorflow as tf
@@ -57,7 +59,7 @@ def test_one_worker_is_the_chief_and_writes_into_the_output_dir(tmp_path):
     assert role.is_chief
     with role.chief_first():
         assert role.working_dir(str(tmp_path)) == str(tmp_path)
-    with role.discarding(str(tmp_path)):
+    with role.discarding():
         pass
     assert tmp_path.is_dir()  # the chief's directory stays
     with pytest.raises(InputError, match="bad corpus"):  # the chief's failure is its own
@@ -68,7 +70,7 @@ def test_one_worker_is_the_chief_and_writes_into_the_output_dir(tmp_path):
 def test_losing_a_peer_becomes_a_training_error_that_says_how_to_resume(tmp_path):
     role = cluster.WorkerRole(tf.distribute.get_strategy())
     with pytest.raises(TrainingError, match="run the same command on every worker to resume"):
-        with role.discarding(str(tmp_path)):
+        with role.discarding():
             raise tf.errors.UnavailableError(None, None, "Collective ops is aborted by: peer down")
 
 
@@ -86,3 +88,57 @@ def test_the_tpu_flag_names_the_tpu(monkeypatch):
     with pytest.raises(InputError, match=r"TPU \(none named\)"):
         distribution.get_strategy("tpu")
     assert asked == ["my-tpu", None]
+
+
+class OtherWorkerStrategy:
+    """Stands in for worker 1 of a two-worker MultiWorkerMirroredStrategy: `_barrier`'s
+    collective sum comes out as `ready_total`."""
+
+    num_replicas_in_sync = 2
+
+    def __init__(self, ready_total=2):
+        self.extended = types.SimpleNamespace(should_checkpoint=False)
+        self.cluster_resolver = types.SimpleNamespace(task_type="worker", task_id=1)
+        self.ready_total = ready_total
+
+    def run(self, fn):
+        return fn()
+
+    def reduce(self, op, value, axis):
+        return tf.constant(float(self.ready_total))
+
+
+def chief_output_dir(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "vocab.txt").write_text("[PAD]\n", encoding="utf-8")
+    return str(tmp_path)
+
+
+def test_another_worker_works_on_a_copy_that_is_removed_however_it_ends(tmp_path):
+    output_dir = chief_output_dir(tmp_path)
+    role = cluster.WorkerRole(OtherWorkerStrategy())
+    assert not role.is_chief and role.task == "worker 1"
+    with role.chief_first():
+        working = role.working_dir(output_dir)
+    assert working == str(tmp_path / "workertemp_1")
+    assert (tmp_path / "workertemp_1" / "checkpoints" / "vocab.txt").is_file()
+    with pytest.raises(ValueError):
+        with role.discarding():
+            raise ValueError("training failed")
+    assert sorted(os.listdir(tmp_path)) == ["checkpoints"]
+    with pytest.raises(InputError):  # failing while it prepares: removed as well
+        with role.chief_first():
+            role.working_dir(output_dir)
+            raise InputError("no shards")
+    assert sorted(os.listdir(tmp_path)) == ["checkpoints"]
+
+
+def test_another_worker_stops_when_the_chief_failed_to_prepare(tmp_path):
+    role = cluster.WorkerRole(OtherWorkerStrategy(ready_total=1))
+    with pytest.raises(TrainingError, match="the chief stopped while it prepared the run"):
+        with role.chief_first():
+            pytest.fail("ran the block although the chief failed")
+    role = cluster.WorkerRole(OtherWorkerStrategy())
+    with pytest.raises(InputError, match="file system every worker shares"):
+        with role.chief_first():
+            role.working_dir(str(tmp_path / "not_shared"))

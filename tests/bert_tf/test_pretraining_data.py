@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bert_tf.batching import static_lengths
 from bert_tf.corpus import read_corpus
 from bert_tf.errors import InputError
 from bert_tf.pretraining_data import (
@@ -563,3 +564,19 @@ def test_examples_use_the_vocabularys_special_ids(mixed_corpus, tasks):
         assert not np.isin(tokens, [2, 3]).any()
         real = example["masked_lm_weights"] == 1
         assert not np.isin(example["masked_lm_ids"][real], moved.all()).any()
+
+
+def test_a_workers_replicas_get_batches_of_one_static_shape_in_a_step(mixed_corpus):
+    """One pipeline for two replicas (MirroredStrategy): a batch for both, split in two, so
+    consecutive elements (one step) share their padded length, a bucket edge."""
+    task = MaskedLM(len(mixed_corpus.token_ids) + len(SPECIAL_TOKENS), 24)
+    stream = PretrainingExamples(
+        mixed_corpus, [task], max_seq_length=24, seed=0, static_shapes=True
+    )
+    context = tf.distribute.InputContext(1, 0, num_replicas_in_sync=2)
+    dataset = stream.dataset(8, input_context=context)
+    assert dataset.element_spec["token_ids"].shape.as_list() == [4, None]
+    shapes = [batch["token_ids"].shape for batch in dataset.take(16)]
+    assert all(first == second for first, second in zip(shapes[::2], shapes[1::2]))
+    assert {shape[1] for shape in shapes} <= set(static_lengths(24))
+    assert len(set(shapes)) > 1  # and yet several lengths over the steps
