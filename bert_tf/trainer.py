@@ -64,7 +64,7 @@ class Trainer:
         self.writer = tf.summary.create_file_writer(log_dir)
         self.jit_compile = jit_compile
         self.static_shapes = static_shapes
-        self._train_step = self._replica_step = None
+        self._train_step = None
 
     @classmethod
     def in_output_dir(
@@ -130,7 +130,6 @@ class Trainer:
 
         # Keras's own trainer compiles the replica's step, not the cross-replica function.
         replica_step = tf.function(replica_step, jit_compile=self.jit_compile or None)
-        self._replica_step = replica_step
 
         # Dynamic shapes: one trace for every batch length; static shapes: one for each shape.
         @tf.function(input_signature=None if self.static_shapes else [element_spec])
@@ -246,9 +245,9 @@ class Trainer:
 
     @property
     def step_programs(self) -> int:
-        """How many programs the replica's step was traced into so far: one per batch shape
+        """How many programs the training step was traced into so far: one per batch shape
         with `static_shapes` (what XLA or a TPU compiles), else one."""
-        return self._replica_step.experimental_get_tracing_count() if self._replica_step else 0
+        return self._train_step.experimental_get_tracing_count() if self._train_step else 0
 
     def first_step_metrics(self) -> dict:
         """The metrics of the run's very first step (kept on disk, so resumed runs have them)."""

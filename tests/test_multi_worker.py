@@ -21,14 +21,13 @@ import pytest
 from tiny_configs import tiny_flags, tiny_overrides
 
 from bert_tf import bundle
-from bert_tf.batching import static_lengths
 from bert_tf.pretraining import PretrainConfig, run_pretraining
 
 pytestmark = pytest.mark.slow
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Seconds a process may run before the test kills it and fails (the machine may be busy).
-PROCESS_TIMEOUT = 600
+PROCESS_TIMEOUT = 900
 #: The masked-LM and next-sentence losses of two workers may differ from one process's by this
 #: much: the workers draw other examples and masks (each reads its own share of the corpus).
 LOSS_TOLERANCE = 0.25
@@ -296,13 +295,11 @@ def test_a_worker_whose_peer_never_comes_ends_with_a_clear_error(corpus, tmp_pat
     assert "--cluster_timeout=3 seconds" in text
 
 
-def test_mirrored_training_with_static_shapes_on_two_logical_cpu_devices(
-    corpus, tmp_path, processes
-):
+def test_mirrored_training_on_two_logical_cpu_devices(corpus, tmp_path, processes):
+    """(That a step's replicas get batches of one shape, which --static_shapes needs, is
+    tested on the input pipeline; here a trace for each shape would cost 25 s of CPU more.)"""
     program = textwrap.dedent(f"""
         import json, tensorflow as tf
-        from absl import logging
-        logging.set_verbosity(logging.INFO)
         cpu = tf.config.list_physical_devices("CPU")[0]
         two = [tf.config.LogicalDeviceConfiguration()] * 2
         tf.config.set_logical_device_configuration(cpu, two)
@@ -311,7 +308,6 @@ def test_mirrored_training_with_static_shapes_on_two_logical_cpu_devices(
         print("replicas", distribution.get_strategy("mirrored").num_replicas_in_sync)
         summary = run_pretraining(PretrainConfig(
             corpus={corpus!r}, output_dir={str(tmp_path / 'run')!r}, strategy="mirrored",
-            static_shapes=True,
             backbone_overrides={tiny_overrides("transformer")!r},
             task_settings={{"max_predictions_per_seq": 5}}, **{PRETRAIN_SETTINGS!r}))
         print("summary", json.dumps(summary["tasks"]))
@@ -319,8 +315,6 @@ def test_mirrored_training_with_static_shapes_on_two_logical_cpu_devices(
     status, text = processes.finish(processes.start("mirrored", [sys.executable, "-c", program]))
     assert status == 0, text[-3000:]
     assert "replicas 2" in text
-    programs = int(text.split("the training step was compiled for ")[1].split()[0])
-    assert 1 <= programs <= len(static_lengths(PRETRAIN_SETTINGS["max_seq_length"]))
     tasks = json.loads(text.split("summary ")[-1].splitlines()[0])
     assert tasks["masked_lm"]["end_loss"] < tasks["masked_lm"]["start_loss"] - 0.3
     assert bundle.read_bundle_config(str(tmp_path / "run"))["training_summary"]["steps"] == 40

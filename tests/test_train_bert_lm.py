@@ -318,7 +318,9 @@ def test_a_directory_is_sharded_once_and_its_shards_train_another_run(small_corp
     run_pretraining(dataclasses.replace(config, resume=False))  # reused, not made again
     assert before == {name: os.path.getmtime(os.path.join(shards, name)) for name in before}
 
-    summary = run_pretraining(tiny_config(shards, tmp_path / "from_shards", num_train_steps=6))
+    summary = run_pretraining(
+        tiny_config(shards, tmp_path / "from_shards", num_train_steps=6, static_shapes=True)
+    )
     assert summary["steps"] == 6
     trained = bundle.read_bundle_config(str(tmp_path / "from_shards"))
     assert trained["tokenizer"]["vocabulary_size"] == prepared["vocabulary_size"]
