@@ -127,15 +127,19 @@ def flags(settings):
     ]
 
 
-def run_workers(processes, script, settings, name, count=2, timeout=PROCESS_TIMEOUT):
-    """Runs `script` on `count` workers; returns their (exit status, output) pairs."""
+def worker_command(script, settings):
     command = [sys.executable, script, *flags(settings), *tiny_flags("transformer")]
-    command += ["--strategy=multi_worker_mirrored", "--cluster_timeout=300"]
+    return command + ["--strategy=multi_worker_mirrored", "--cluster_timeout=300"]
+
+
+def run_workers(processes, script, settings, name, count=2):
+    """Runs `script` on `count` workers; returns their (exit status, output) pairs."""
+    command = worker_command(script, settings)
     started = [
         processes.start(f"{name}{index}", command, config)
         for index, config in enumerate(tf_configs(count))
     ]
-    return [processes.finish(process, timeout) for process in started]
+    return [processes.finish(process) for process in started]
 
 
 @pytest.fixture(scope="module")
@@ -173,22 +177,61 @@ def one_process_summary(corpus, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def two_worker_run(corpus, tmp_path_factory):
-    """The pretraining of `one_process_summary` on two workers; (output_dir, their outputs)."""
+    """The pretraining of `one_process_summary` on two workers, with a checkpoint every 2 steps:
+    worker 1 is killed once the first checkpoint is there, and then the same command, run again
+    on both, finishes the run. (One run checks both the resume and the result, which saves the
+    suite a second two-worker run.)
+
+    Returns:
+        dict: `output_dir`; `chief` (exit status and output of the chief that lost its peer);
+        `first_worker` (worker 1's output before it was killed); `resumed` (both workers'
+        exit status and output in the second run).
+    """
     directory = tmp_path_factory.mktemp("two_workers")
+    output_dir = directory / "run"
     settings = dict(
-        PRETRAIN_SETTINGS, corpus=corpus, output_dir=directory / "run", max_predictions_per_seq=5
+        PRETRAIN_SETTINGS,
+        corpus=corpus,
+        output_dir=output_dir,
+        max_predictions_per_seq=5,
+        checkpoint_every=2,
     )
     processes = Processes(str(directory))
     try:
-        return directory / "run", run_workers(processes, "train_bert_lm.py", settings, "worker")
+        command = worker_command("train_bert_lm.py", settings)
+        configs = tf_configs(2)
+        chief, worker = (processes.start(f"first{i}", command, configs[i]) for i in range(2))
+        deadline = time.monotonic() + PROCESS_TIMEOUT
+        while not glob.glob(str(output_dir / "checkpoints" / "ckpt-*.index")):
+            if time.monotonic() > deadline or chief.poll() is not None:
+                pytest.fail(f"no checkpoint from the chief:\n{output(chief)[-3000:]}")
+            time.sleep(0.05)
+        Processes.kill(worker)  # long before step 40: the chief cannot step without it
+        return {
+            "output_dir": output_dir,
+            "chief": processes.finish(chief),
+            "first_worker": output(worker),
+            "resumed": run_workers(processes, "train_bert_lm.py", settings, "resumed"),
+        }
     finally:
         processes.close()
 
 
-def test_two_workers_write_one_bundle_and_nothing_else(two_worker_run):
-    output_dir, workers = two_worker_run
-    for status, text in workers:
+def test_a_killed_worker_stops_the_chief_and_the_same_command_resumes(two_worker_run):
+    status, text = two_worker_run["chief"]
+    assert status == 1, text[-3000:]
+    assert "worker 0 lost contact with the cluster" in text
+    assert "run the same command on every worker to resume" in text
+    steps = []
+    for status, text in two_worker_run["resumed"]:
         assert status == 0, text[-3000:]
+        steps.append(int(text.split("resumed from ")[1].split("(step ")[1].split(")")[0]))
+    assert steps[0] == steps[1] >= 2
+
+
+def test_two_workers_write_one_bundle_and_nothing_else(two_worker_run):
+    output_dir = two_worker_run["output_dir"]
+    (_, chief), (_, worker) = two_worker_run["resumed"]
     assert sorted(os.listdir(output_dir)) == [
         "backbone.weights.h5",
         "checkpoints",
@@ -200,18 +243,20 @@ def test_two_workers_write_one_bundle_and_nothing_else(two_worker_run):
     ]
     assert not glob.glob(str(output_dir / "**" / "*tmp*"), recursive=True)
     assert bundle.read_bundle_config(str(output_dir))["training_summary"]["steps"] == 40
-    assert "learning a wordpiece vocabulary" in workers[0][1]
-    assert "learning a wordpiece vocabulary" not in workers[1][1]
-    assert "bundle written to" in workers[0][1]
-    assert "bundle written to" not in workers[1][1]
-    assert "worker 1: done (the chief wrote" in workers[1][1]
+    assert "learning a wordpiece vocabulary" in two_worker_run["chief"][1]
+    assert "learning a wordpiece vocabulary" not in two_worker_run["first_worker"]
+    assert "bundle written to" in chief
+    assert "bundle written to" not in worker
+    assert "worker 1: done (the chief wrote" in worker
 
 
 def test_two_workers_train_like_one_process_with_the_same_global_batch(
     two_worker_run, one_process_summary
 ):
-    output_dir, _ = two_worker_run
-    two_workers = bundle.read_bundle_config(str(output_dir))["training_summary"]["tasks"]
+    """Within `LOSS_TOLERANCE`: the workers draw other examples and masks, and the resumed
+    run's `end` figures average the steps after the resume only."""
+    two_workers = bundle.read_bundle_config(str(two_worker_run["output_dir"]))
+    two_workers = two_workers["training_summary"]["tasks"]
     for task, figures in one_process_summary["tasks"].items():
         assert abs(two_workers[task]["end_loss"] - figures["end_loss"]) < LOSS_TOLERANCE, (
             task,
@@ -222,45 +267,8 @@ def test_two_workers_train_like_one_process_with_the_same_global_batch(
     assert masked_lm["end_loss"] < masked_lm["start_loss"] - 0.3  # it learned
 
 
-def test_a_killed_worker_stops_the_chief_and_the_same_command_resumes(corpus, tmp_path, processes):
-    output_dir = tmp_path / "run"
-    settings = dict(
-        PRETRAIN_SETTINGS,
-        corpus=corpus,
-        output_dir=output_dir,
-        max_predictions_per_seq=5,
-        checkpoint_every=10,
-    )
-    # A long run, so it is still going when the checkpoint at step 10 appears.
-    command = [sys.executable, "train_bert_lm.py", *flags(dict(settings, num_train_steps=5000))]
-    command += [*tiny_flags("transformer"), "--strategy=multi_worker_mirrored"]
-    configs = tf_configs(2)
-    chief, worker = (processes.start(f"killed{i}", command, configs[i]) for i in range(2))
-    deadline = time.monotonic() + PROCESS_TIMEOUT
-    while not glob.glob(str(output_dir / "checkpoints" / "ckpt-*.index")):
-        if time.monotonic() > deadline or chief.poll() is not None:
-            pytest.fail(f"no checkpoint from the chief:\n{output(chief)[-3000:]}")
-        time.sleep(0.2)
-    Processes.kill(worker)
-    status, text = processes.finish(chief)
-    assert status == 1, text[-3000:]
-    assert "worker 0 lost contact with the cluster" in text
-    assert "run the same command on every worker to resume" in text
-
-    # The same command (only shorter) on both workers continues from the chief's checkpoint.
-    resumed = run_workers(
-        processes, "train_bert_lm.py", dict(settings, num_train_steps=12), "resumed"
-    )
-    steps = []
-    for status, text in resumed:
-        assert status == 0, text[-3000:]
-        steps.append(int(text.split("resumed from ")[1].split("(step ")[1].split(")")[0]))
-    assert steps[0] == steps[1] >= 10
-    assert not [name for name in os.listdir(output_dir) if name.startswith("workertemp")]
-
-
 def test_two_workers_fine_tune_from_the_bundle_into_one_metrics_file(two_worker_run, processes):
-    bundle_dir, _ = two_worker_run
+    bundle_dir = two_worker_run["output_dir"]
     output_dir = bundle_dir.parent / "finetuned"
     data = os.path.join(REPO, "data")
     settings = {
