@@ -32,6 +32,10 @@ class Backbone(keras.Model):
     #: mean of the token outputs learned where a head on the pooled output collapsed to the label
     #: priors (DESIGN.md, "Measured pitfall"). A backbone may pick another.
     DEFAULT_POOLING = "mean"
+    #: Fine-tuning's `--learning_rate` when none is given: the rate the pretrain-vs-scratch
+    #: benchmark chose on valid for this backbone's pretrained arm (docs/benchmarks:
+    #: pretrain_vs_scratch*.md). A backbone may pick another.
+    DEFAULT_FINETUNE_LEARNING_RATE = 1e-3
     #: Constructor arguments that shape no weight, so a run may set them over a bundle's value:
     #: pretraining without dropout and fine-tuning with it, say.
     RUN_SETTINGS = ("dropout",)

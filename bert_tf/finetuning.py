@@ -57,7 +57,16 @@ class FinetuneConfig(RunConfig):
     classifier_dropout: float = setting(0.1, "Dropout before the output layer.")
     init_bias_to_priors: bool = setting(True, "Start the output bias at the labels' log-odds.")
     epochs: int = setting(10, "Passes over the train file.")
-    learning_rate: float = setting(5e-4, "Peak learning rate of AdamW.")
+    learning_rate: float | None = setting(
+        None,
+        "Peak learning rate of AdamW. Default: the backbone's, chosen on valid by the "
+        "pretrain-vs-scratch benchmark: "
+        + ", ".join(
+            f"{name} {cls.DEFAULT_FINETUNE_LEARNING_RATE:g}"
+            for name, cls in backbones.BACKBONES.items()
+        )
+        + ".",
+    )
     warmup_proportion: float = setting(0.1, "Share of the steps spent warming up.")
     per_label_thresholds: bool = setting(False, "Tune one threshold per label on valid.")
     threshold_shrinkage: float = setting(
@@ -139,7 +148,7 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     source, backbone, restored = prepare_backbone(config, data.examples["train"].texts, strategy)
     if not resuming:
         run_state.record_run(checkpoint_dir, settings)
-    config = _with_pooling(config, source.name)
+    config = _with_backbone_defaults(config, source.name)
     steps_per_epoch = math.ceil(len(data.examples["train"]) / config.batch_size)
     num_steps = config.epochs * steps_per_epoch
     model, optimizer = _build_classifier(config, backbone, data, num_steps, strategy)
@@ -254,13 +263,18 @@ def prepare_backbone(config: FinetuneConfig, train_texts, strategy):
     return source, backbone, restored
 
 
-def _with_pooling(config, backbone_name):
-    """The config with `--pooling` set to the backbone's default when it was not given."""
-    if config.pooling is not None:
-        return config
-    pooling = backbones.get(backbone_name).DEFAULT_POOLING
-    logging.info("--pooling=%s (the %s backbone's default)", pooling, backbone_name)
-    return dataclasses.replace(config, pooling=pooling)
+def _with_backbone_defaults(config, backbone_name):
+    """The config with `--pooling` and `--learning_rate` set to the backbone's defaults where
+    they were not given."""
+    backbone_class = backbones.get(backbone_name)
+    defaults = {
+        "pooling": backbone_class.DEFAULT_POOLING,
+        "learning_rate": backbone_class.DEFAULT_FINETUNE_LEARNING_RATE,
+    }
+    unset = {name: value for name, value in defaults.items() if getattr(config, name) is None}
+    for name, value in unset.items():
+        logging.info("--%s=%s (the %s backbone's default)", name, value, backbone_name)
+    return dataclasses.replace(config, **unset)
 
 
 def _build_classifier(config, backbone, data, num_steps, strategy):

@@ -100,7 +100,7 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise InputError(f"--{name}={value}: expected a positive number")
-        if self.learning_rate <= 0:
+        if self.learning_rate is not None and self.learning_rate <= 0:
             raise InputError(f"--learning_rate={self.learning_rate}: expected a positive number")
 
     def chosen(self, name: str):

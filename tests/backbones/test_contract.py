@@ -167,3 +167,7 @@ def test_presets_exist_for_every_size(backbone_name):
 
 def test_default_pooling_is_one_the_classifier_offers(backbone_name):
     assert backbones.get(backbone_name).DEFAULT_POOLING in POOLINGS
+
+
+def test_default_fine_tuning_learning_rate_is_a_usable_rate(backbone_name):
+    assert 0 < backbones.get(backbone_name).DEFAULT_FINETUNE_LEARNING_RATE < 1

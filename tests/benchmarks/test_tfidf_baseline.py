@@ -24,3 +24,10 @@ def test_test_scores_follow_from_the_returned_probabilities_and_threshold(files)
     best = max(baseline["tried"], key=lambda t: t["valid_micro_f1"])
     assert baseline["c"] == best["c"]
     assert baseline["valid"]["micro_f1"] == best["valid_micro_f1"]
+
+
+def test_fitting_labels_in_parallel_gives_the_same_model(files):
+    one = run_tfidf_baseline(files["train_file"], files["valid_file"], files["test_file"])
+    two = run_tfidf_baseline(files["train_file"], files["valid_file"], files["test_file"], jobs=2)
+    assert two["c"] == one["c"] and two["threshold"] == one["threshold"]
+    assert two["test_probabilities"] == pytest.approx(one["test_probabilities"], abs=1e-6)
