@@ -122,15 +122,15 @@ class SingleLabel:
             evaluated: dict split -> (probabilities [N, C], mean loss), for valid and test.
             truths: dict split -> ClassTruth.
         """
-        results = {}
+        results, matrices = {}, {}
         for split, (probabilities, loss) in evaluated.items():
-            matrix = self._confusion(probabilities, truths[split])
-            scores = single_label_metrics.scores(matrix)
+            matrices[split] = self._confusion(probabilities, truths[split])
+            scores = single_label_metrics.scores(matrices[split])
             results[split] = dict(scores, loss=loss)
             logging.info(
                 "%s: accuracy %.4f macro-F1 %.4f", split, scores["accuracy"], scores["macro_f1"]
             )
-        names = truths["test"].names
+        matrix, names = matrices["test"], truths["test"].names
         rows = single_label_metrics.per_class_scores(matrix, names)
         results["test_per_label"] = rows
         results["test_confusion_matrix"] = {"labels": names, "matrix": matrix.tolist()}
