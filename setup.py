@@ -5,7 +5,8 @@ from setuptools import setup
 setup(
     name="bert-tf",
     version="0.1.0",
-    description="BERT-style pretraining and multi-label fine-tuning with pluggable backbones",
+    description="BERT-style pretraining and fine-tuning (multi-label, single-label, sentence "
+    "pairs) with pluggable backbones",
     python_requires=">=3.10,<3.13",
     packages=["bert_tf", "backbones", "pretrain_tasks"],
     py_modules=["train_bert_lm", "train_bert_fine_tuning", "bert_cli", "predict_bert"],

@@ -2,22 +2,28 @@
 
     python -m benchmarks.pretrain_vs_scratch --data_dir=DIR --budget=quick   # ~20 min on 2 cores
     python -m benchmarks.pretrain_vs_scratch --data_dir=DIR --budget=full    # ~3.5 hours
+    python -m benchmarks.pretrain_vs_scratch --data_dir=../shared/data/debian-sections \
+        --pretrain_corpus=../shared/data/debian-tags/pretrain.txt --problem_type=single_label \
+        --budget=full --train_files=train_small.txt
 
-`--data_dir` holds `pretrain.txt` (the raw corpus), `valid.txt`, `test.txt` and the budget's
-labeled train files (`train_small.txt`, `train.txt`), as `../shared/data/debian-tags` does.
+`--data_dir` holds `pretrain.txt` (the raw corpus, unless `--pretrain_corpus` names another),
+`valid.txt`, `test.txt` and the budget's labeled train files (`train_small.txt`, `train.txt`),
+as `../shared/data/debian-tags` does.
 
-For every backbone it pretrains one bundle (reused by all its fine-tuning runs). For every
-labeled-set size and arm (`pretrained`: the bundle's weights; `scratch`: the same vocabulary,
-architecture, epochs, batch size and schedule with fresh weights) it sweeps the learning rate,
-picks the best on valid micro-F1, and runs the other seeds at that rate. TF-IDF + logistic
-regression is the reference. Every run is the real script in a subprocess; a run whose
-`metrics.json` exists is reused, so an interrupted benchmark continues where it stopped.
-Writes `<out>.json` (run records), `<out>.md` and `<out>.png` (learning curves); `full` writes
-the committed `docs/benchmarks/pretrain_vs_scratch.*` unless told otherwise.
+For every backbone it pretrains one bundle (reused by all its fine-tuning runs, and by every
+label set of the same corpus in the same work directory). For every labeled-set size and arm
+(`pretrained`: the bundle's weights; `scratch`: the same vocabulary, architecture, epochs,
+batch size and schedule with fresh weights) it sweeps the learning rate, picks the best on
+valid micro-F1 (`--problem_type=single_label`: valid accuracy), and runs the other seeds at
+that rate. TF-IDF + logistic regression is the reference. Every run is the real script in a
+subprocess; a run whose `metrics.json` exists is reused, so an interrupted benchmark continues
+where it stopped. Writes `<out>.json` (run records), `<out>.md`, `<out>.png` (learning curves)
+and for single-label `<out>_confusion.png`; `full` writes the committed
+`docs/benchmarks/pretrain_vs_scratch.*` (`..._single_label.*`) unless told otherwise.
 
-`--pretrain_steps`, `--pooling` and `--train_files` vary a budget; run names carry the settings
-they depend on, so variants share one work directory (scratch runs are shared across
-pretraining lengths) and never reuse each other's results by mistake.
+`--pretrain_steps`, `--pooling`, `--train_files` and `--problem_type` vary a budget; run names
+carry the settings they depend on, so variants share one work directory (scratch runs are shared
+across pretraining lengths) and never reuse each other's results by mistake.
 """
 
 import argparse
@@ -33,7 +39,8 @@ import time
 import backbones
 from benchmarks import reports
 from benchmarks.pretrain_vs_scratch_report import write_outputs
-from benchmarks.tfidf_baseline import run_tfidf_baseline
+from benchmarks.tfidf_baseline import run_tfidf_baseline, run_tfidf_single_label_baseline
+from bert_tf import problem_types
 from bert_tf.classifier import POOLINGS
 from bert_tf.pretraining import PretrainConfig, learn_corpus_vocabulary
 
@@ -50,7 +57,8 @@ class Budget:
 
     `epochs` maps each labeled train file to its fine-tuning epochs (both arms get the same);
     `pooling` is the classifier head's `--pooling` for every backbone (None: each backbone's
-    `DEFAULT_POOLING`, as `train_bert_fine_tuning.py` does).
+    `DEFAULT_POOLING`, as `train_bert_fine_tuning.py` does); `problem_type` is fine-tuning's
+    `--problem_type`.
     """
 
     model_size: str
@@ -60,10 +68,16 @@ class Budget:
     learning_rates: tuple
     seeds: tuple
     pooling: str | None = None
+    problem_type: str = "multi_label"
 
     @property
     def train_files(self):
         return tuple(self.epochs)
+
+    @property
+    def selection_metric(self):
+        """The record figure a sweep picks its learning rate on: valid micro-F1 or accuracy."""
+        return problem_types.get(self.problem_type).selection_metric
 
     def pooling_of(self, backbone):
         """The `--pooling` both arms of `backbone` fine-tune with."""
@@ -87,7 +101,8 @@ BUDGETS = {
 class Plan:
     """A budget and where its runs read and write.
 
-    Up to `jobs` runs (pretraining or fine-tuning) go at once (`slots` counts them), whichever
+    The raw corpus is `pretrain_corpus`, or `<data_dir>/pretrain.txt` when it is empty. Up to
+    `jobs` runs (pretraining or fine-tuning) go at once (`slots` counts them), whichever
     backbone, arm or sweep they belong to, each limited to `threads` TensorFlow threads: on 2
     cores, two one-thread runs of a tiny model get more done than one run using both.
     """
@@ -96,10 +111,15 @@ class Plan:
     data_dir: str
     work_dir: str
     jobs: int = 1
+    pretrain_corpus: str = ""
     slots: threading.Semaphore = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "slots", threading.Semaphore(max(1, self.jobs)))
+
+    @property
+    def corpus(self):
+        return self.pretrain_corpus or os.path.join(self.data_dir, "pretrain.txt")
 
     @property
     def threads(self):
@@ -142,8 +162,7 @@ def shared_vocabulary(plan):
     path = os.path.join(plan.work_dir, "vocab.txt")
     if not os.path.isfile(path):
         _say("learning the vocabulary")
-        corpus = os.path.join(plan.data_dir, "pretrain.txt")
-        config = PretrainConfig(corpus=corpus, output_dir=plan.work_dir)
+        config = PretrainConfig(corpus=plan.corpus, output_dir=plan.work_dir)
         learn_corpus_vocabulary(config).save_vocabulary(path)
     return path
 
@@ -158,7 +177,7 @@ def pretrain(backbone, plan, vocab_file):
     bundle = os.path.join(plan.work_dir, f"bundle_{backbone}_{budget.pretrain_steps}steps")
     if not os.path.isfile(os.path.join(bundle, "config.json")):
         args = [
-            f"--corpus={os.path.join(plan.data_dir, 'pretrain.txt')}",
+            f"--corpus={plan.corpus}",
             f"--output_dir={bundle}",
             f"--backbone={backbone}",
             f"--model_size={budget.model_size}",
@@ -177,15 +196,20 @@ def run_name(backbone, arm, train_file, learning_rate, seed, budget):
 
     A scratch run does not depend on how long the bundle was pretrained (it loads only the
     vocabulary and architecture), so its name leaves that out and budgets that differ only in
-    pretraining steps share their scratch runs.
+    pretraining steps share their scratch runs. Single-label runs end in `_single_label`
+    (multi-label names are as they always were, so earlier runs are still found).
     """
     arm_part = f"pretrained{budget.pretrain_steps}" if arm == "pretrained" else arm
     pooling = budget.pooling_of(backbone)
     pooling_part = "" if pooling == "mean" else f"_{pooling}pool"
     return (
         f"{backbone}_{train_file.split('.')[0]}_{arm_part}{pooling_part}"
-        f"_lr{learning_rate:g}_s{seed}"
+        f"_lr{learning_rate:g}_s{seed}{_problem_suffix(budget)}"
     )
+
+
+def _problem_suffix(budget):
+    return "" if budget.problem_type == "multi_label" else f"_{budget.problem_type}"
 
 
 def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
@@ -209,6 +233,7 @@ def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
                     f"--learning_rate={learning_rate}",
                     f"--seed={seed}",
                     f"--pooling={plan.budget.pooling_of(backbone)}",
+                    f"--problem_type={plan.budget.problem_type}",
                 ],
                 output + ".log",
                 plan.threads,
@@ -219,17 +244,19 @@ def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
 def tfidf_record(train_file, plan):
     """The TF-IDF + logistic-regression reference on one labeled-set size (fitted once; a
     rerun reads its result back)."""
-    path = os.path.join(plan.work_dir, f"tfidf_lr_{train_file.split('.')[0]}.json")
+    name = f"tfidf_lr_{train_file.split('.')[0]}{_problem_suffix(plan.budget)}.json"
+    path = os.path.join(plan.work_dir, name)
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
+    files = [os.path.join(plan.data_dir, f) for f in (train_file, "valid.txt", "test.txt")]
+    single_label = plan.budget.problem_type == "single_label"
     with plan.slots:  # one core's work, under the same cap as the runs beside it
         _say(f"fitting TF-IDF + logistic regression on {train_file}")
-        baseline = run_tfidf_baseline(
-            os.path.join(plan.data_dir, train_file),
-            os.path.join(plan.data_dir, "valid.txt"),
-            os.path.join(plan.data_dir, "test.txt"),
-        )
+        if single_label:
+            baseline = run_tfidf_single_label_baseline(*files)
+        else:
+            baseline = run_tfidf_baseline(*files)
     record = {
         "backbone": "none",
         "train_file": train_file,
@@ -240,13 +267,23 @@ def tfidf_record(train_file, plan):
         "c_sweep": baseline["tried"],
         "chosen": True,
         "stage": "baseline",
-        "test_micro_f1": baseline["test"]["micro_f1"],
         "test_macro_f1": baseline["test"]["macro_f1"],
-        "test_mean_f1": baseline["test"]["mean_f1"],
-        "valid_micro_f1": baseline["valid"]["micro_f1"],
         "valid_curve": [],
         "wall_seconds": baseline["wall_seconds"],
     }
+    if single_label:
+        record.update(
+            problem_type="single_label",
+            test_accuracy=baseline["test"]["accuracy"],
+            valid_accuracy=baseline["valid"]["accuracy"],
+            valid_macro_f1=baseline["valid"]["macro_f1"],
+        )
+    else:
+        record.update(
+            test_micro_f1=baseline["test"]["micro_f1"],
+            test_mean_f1=baseline["test"]["mean_f1"],
+            valid_micro_f1=baseline["valid"]["micro_f1"],
+        )
     with open(path, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=2)
     return record
@@ -274,7 +311,7 @@ def arm_records(bundle, backbone, arm, train_file, plan):
 
     sweep = runs([(rate, seeds[0]) for rate in rates])
     while True:
-        best = max(sweep, key=lambda r: r["valid_micro_f1"])
+        best = max(sweep, key=lambda r: r[plan.budget.selection_metric])
         beyond = _next_rate_beyond(best["learning_rate"], rates)
         if beyond is None:
             break
@@ -341,12 +378,26 @@ def main():
         help="Holds pretrain.txt, valid.txt, test.txt and the budget's train files "
         "(train_small.txt, train.txt), e.g. ../shared/data/debian-tags.",
     )
+    parser.add_argument(
+        "--pretrain_corpus",
+        default="",
+        help="The raw corpus, when --data_dir has no pretrain.txt (e.g. debian-sections, "
+        "whose corpus is ../shared/data/debian-tags/pretrain.txt). With the same --work_dir, "
+        "label sets of one corpus share its vocabulary and bundles.",
+    )
+    parser.add_argument(
+        "--problem_type",
+        choices=sorted(problem_types.PROBLEM_TYPES),
+        help="Fine-tuning's --problem_type (default: the budget's, multi_label); runs are "
+        "named by it.",
+    )
     parser.add_argument("--work_dir", default=os.path.join(ROOT, "runs", "benchmark"))
     parser.add_argument(
         "--out",
         help="Path prefix of the report's .json, .md and .png (default: the committed "
-        "docs/benchmarks/pretrain_vs_scratch for --budget=full, else in the work directory, "
-        "so a quick run never overwrites the committed figures).",
+        "docs/benchmarks/pretrain_vs_scratch for --budget=full, with _single_label for "
+        "--problem_type=single_label, else in the work directory, so a quick run never "
+        "overwrites the committed figures).",
     )
     parser.add_argument("--backbones", default="transformer,textcnn")
     parser.add_argument(
@@ -374,18 +425,28 @@ def main():
     args = parser.parse_args()
     try:
         budget = budget_with_overrides(
-            BUDGETS[args.budget], args.pretrain_steps, args.pooling, args.train_files
+            BUDGETS[args.budget],
+            args.pretrain_steps,
+            args.pooling,
+            args.train_files,
+            args.problem_type,
         )
     except ValueError as e:
         parser.error(str(e))
-    missing = missing_data_files(args.data_dir, budget)
+    plan = Plan(
+        budget,
+        args.data_dir,
+        os.path.join(args.work_dir, args.budget),
+        args.jobs,
+        args.pretrain_corpus,
+    )
+    missing = missing_data_files(plan)
     if missing:
-        parser.error(f"--data_dir={args.data_dir} lacks {', '.join(missing)}")
-    plan = Plan(budget, args.data_dir, os.path.join(args.work_dir, args.budget), args.jobs)
+        parser.error(f"missing {', '.join(missing)}")
     out = args.out or (
-        COMMITTED_REPORT
+        COMMITTED_REPORT + _problem_suffix(budget)
         if args.budget == "full"
-        else os.path.join(plan.work_dir, "pretrain_vs_scratch")
+        else os.path.join(plan.work_dir, "pretrain_vs_scratch" + _problem_suffix(budget))
     )
     command = " ".join(["python -m benchmarks.pretrain_vs_scratch", *sys.argv[1:]])
     backbone_names = args.backbones.split(",")
@@ -394,13 +455,16 @@ def main():
     print(report)
 
 
-def missing_data_files(data_dir, budget):
-    """The files a budget reads that `data_dir` does not hold."""
-    needed = ("pretrain.txt", "valid.txt", "test.txt", *budget.train_files)
-    return [name for name in needed if not os.path.isfile(os.path.join(data_dir, name))]
+def missing_data_files(plan):
+    """The files a plan reads that do not exist (paths as given)."""
+    labeled = ("valid.txt", "test.txt", *plan.budget.train_files)
+    needed = [plan.corpus] + [os.path.join(plan.data_dir, name) for name in labeled]
+    return [path for path in needed if not os.path.isfile(path)]
 
 
-def budget_with_overrides(budget, pretrain_steps=None, pooling=None, train_files=None):
+def budget_with_overrides(
+    budget, pretrain_steps=None, pooling=None, train_files=None, problem_type=None
+):
     """The budget with the command line's overrides applied.
 
     Raises:
@@ -417,6 +481,8 @@ def budget_with_overrides(budget, pretrain_steps=None, pooling=None, train_files
         if unknown:
             raise ValueError(f"--train_files: {unknown} not in the budget's {budget.train_files}")
         changes["epochs"] = {name: budget.epochs[name] for name in names}
+    if problem_type:
+        changes["problem_type"] = problem_type
     return dataclasses.replace(budget, **changes)
 
 
