@@ -2,6 +2,7 @@
 
     bert-tf-predict --model_dir=runs/finetune/model < texts.txt
     bert-tf-predict --model_dir=runs/finetune/model --input=texts.txt --top_k=5
+    bert-tf-predict --model_dir=exported/bert_tf < texts.txt   # an export's newest version
 
 (or `python predict_bert.py ...`). Each output line is the input's labels with their
 probabilities, tab-separated (`label:0.913`), most probable first: for a multi-label model those
@@ -17,11 +18,15 @@ import sys
 from absl import flags
 
 import bert_cli
-from bert_tf.classifier_bundle import load_classifier
-from bert_tf.prediction import predict_lines
+from bert_tf.prediction import load_predictor, predict_lines
 from bert_tf.text_files import stream_text_lines
 
-flags.DEFINE_string("model_dir", "runs/finetune/model", "A model directory from fine-tuning.")
+flags.DEFINE_string(
+    "model_dir",
+    "runs/finetune/model",
+    "A model directory from fine-tuning, or an export from bert-tf-export (one version, or "
+    "the base directory: its newest version).",
+)
 flags.DEFINE_string("input", "-", "A UTF-8 text file, one text a line; - for standard input.")
 flags.DEFINE_integer("batch_size", 64, "Texts per batch.", lower_bound=1)
 flags.DEFINE_integer(
@@ -38,8 +43,8 @@ FLAGS = flags.FLAGS
 def main(argv):
     bert_cli.reject_extra_arguments(argv)
     texts = stream_text_lines(FLAGS.input, "input file")  # a missing file fails before loading
-    model, tokenizer, config = load_classifier(FLAGS.model_dir)
-    lines = predict_lines(texts, model, tokenizer, config, FLAGS.batch_size, FLAGS.top_k)
+    predictor = load_predictor(FLAGS.model_dir)
+    lines = predict_lines(texts, predictor, FLAGS.batch_size, FLAGS.top_k)
     try:
         for count, line in enumerate(lines, start=1):
             sys.stdout.write(line + "\n")

@@ -38,6 +38,9 @@ class Backbone(keras.Model):
     #: mean of the token outputs learned where a head on the pooled output collapsed to the label
     #: priors (DESIGN.md, "Measured pitfall"). A backbone may pick another.
     DEFAULT_POOLING = "mean"
+    #: Constructor arguments that shape no weight, so a run may set them over a bundle's value:
+    #: pretraining without dropout and fine-tuning with it, say.
+    RUN_SETTINGS = ("dropout",)
 
     def __init__(
         self, inputs, outputs, token_embedding, config, embeddings=None, blocks=(), **kwargs

@@ -14,6 +14,7 @@ class BertEmbeddings(keras.layers.Layer):
         max_sequence_length: int. Number of learned positions.
         num_segments: int. Number of segment ids (2 for sentence pairs).
         dropout: float. Dropout rate after the LayerNorm.
+        layer_norm_epsilon: float. The LayerNorm's epsilon.
 
     Call: `token_ids`, `segment_ids` int [B, S] -> float [B, S, H].
     """
@@ -25,6 +26,7 @@ class BertEmbeddings(keras.layers.Layer):
         max_sequence_length=512,
         num_segments=2,
         dropout=0.1,
+        layer_norm_epsilon=1e-12,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -33,6 +35,7 @@ class BertEmbeddings(keras.layers.Layer):
         self.max_sequence_length = max_sequence_length
         self.num_segments = num_segments
         self.dropout_rate = dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
         initializer = keras.initializers.TruncatedNormal(stddev=0.02)
         self.token_embedding = keras.layers.Embedding(
             vocabulary_size, hidden_dim, embeddings_initializer=initializer, name="token_embedding"
@@ -46,7 +49,9 @@ class BertEmbeddings(keras.layers.Layer):
             embeddings_initializer=initializer,
             name="position_embedding",
         )
-        self.layer_norm = keras.layers.LayerNormalization(epsilon=1e-12, name="layer_norm")
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, name="layer_norm"
+        )
         self.dropout = keras.layers.Dropout(dropout, name="dropout")
 
     def build(self, input_shape):
@@ -76,5 +81,6 @@ class BertEmbeddings(keras.layers.Layer):
             max_sequence_length=self.max_sequence_length,
             num_segments=self.num_segments,
             dropout=self.dropout_rate,
+            layer_norm_epsilon=self.layer_norm_epsilon,
         )
         return config

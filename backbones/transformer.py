@@ -5,6 +5,16 @@ from keras import ops
 
 from backbones.base import Backbone, backbone_inputs
 from backbones.embeddings import BertEmbeddings
+from bert_tf.errors import InputError
+
+#: The feed-forward activations by name. `gelu` is the exact (erf) GELU; `gelu_approximate` is
+#: its tanh approximation, which Google's BERT code calls "gelu" and keras-hub's BERT uses.
+ACTIVATIONS = {
+    "gelu": lambda x: keras.activations.gelu(x, approximate=False),
+    "gelu_approximate": lambda x: keras.activations.gelu(x, approximate=True),
+    "relu": keras.activations.relu,
+    "tanh": keras.activations.tanh,
+}
 
 
 def _dense_init():
@@ -20,16 +30,29 @@ class TransformerBlock(keras.layers.Layer):
         hidden_dim: int. Width H.
         intermediate_dim: int. Feed-forward width.
         dropout: float. Dropout on attention probabilities and on each residual branch.
+        activation: str. The feed-forward activation, a key of `ACTIVATIONS`.
+        layer_norm_epsilon: float. The LayerNorms' epsilon.
 
     Call: `x` float [B, S, H], `attention_mask` bool [B, S, S] -> float [B, S, H].
     """
 
-    def __init__(self, num_heads, hidden_dim, intermediate_dim, dropout=0.1, **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        dropout=0.1,
+        activation="gelu",
+        layer_norm_epsilon=1e-12,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.hidden_dim = hidden_dim
         self.intermediate_dim = intermediate_dim
         self.dropout_rate = dropout
+        self.activation = activation
+        self.layer_norm_epsilon = layer_norm_epsilon
         self.attention = keras.layers.MultiHeadAttention(
             num_heads,
             hidden_dim // num_heads,
@@ -38,10 +61,12 @@ class TransformerBlock(keras.layers.Layer):
             name="attention",
         )
         self.attention_dropout = keras.layers.Dropout(dropout, name="attention_dropout")
-        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-12, name="attention_norm")
+        self.attention_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, name="attention_norm"
+        )
         self.intermediate = keras.layers.Dense(
             intermediate_dim,
-            activation="gelu",
+            activation=ACTIVATIONS[activation],
             kernel_initializer=_dense_init(),
             name="intermediate",
         )
@@ -49,7 +74,9 @@ class TransformerBlock(keras.layers.Layer):
             hidden_dim, kernel_initializer=_dense_init(), name="output"
         )
         self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
-        self.output_norm = keras.layers.LayerNormalization(epsilon=1e-12, name="output_norm")
+        self.output_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, name="output_norm"
+        )
 
     def build(self, input_shape):
         self.attention.build(input_shape, input_shape)
@@ -72,6 +99,8 @@ class TransformerBlock(keras.layers.Layer):
             hidden_dim=self.hidden_dim,
             intermediate_dim=self.intermediate_dim,
             dropout=self.dropout_rate,
+            activation=self.activation,
+            layer_norm_epsilon=self.layer_norm_epsilon,
         )
         return config
 
@@ -89,9 +118,15 @@ class TransformerBackbone(Backbone):
         dropout: float. Dropout rate everywhere.
         max_sequence_length: int. Learned positions.
         num_segments: int. Segment ids.
+        intermediate_activation: str. Feed-forward activation: gelu (exact), gelu_approximate
+            (tanh; Google's and keras-hub's BERT), relu or tanh.
+        layer_norm_epsilon: float. Epsilon of every LayerNorm.
 
     Inputs: dict `token_ids`, `segment_ids`, `padding_mask` int32 [B, S].
     Outputs: dict `sequence_output` [B, S, H], `pooled_output` [B, H].
+
+    Raises:
+        InputError: an unknown `intermediate_activation`.
     """
 
     PRESETS = {
@@ -111,9 +146,16 @@ class TransformerBackbone(Backbone):
         dropout=0.1,
         max_sequence_length=512,
         num_segments=2,
+        intermediate_activation="gelu",
+        layer_norm_epsilon=1e-12,
         **kwargs,
     ):
         config = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
+        if intermediate_activation not in ACTIVATIONS:
+            raise InputError(
+                f"intermediate_activation={intermediate_activation!r}: expected one of "
+                f"{sorted(ACTIVATIONS)}"
+            )
         inputs = backbone_inputs()
         token_ids, segment_ids = inputs["token_ids"], inputs["segment_ids"]
         padding_mask = inputs["padding_mask"]
@@ -124,6 +166,7 @@ class TransformerBackbone(Backbone):
             max_sequence_length=max_sequence_length,
             num_segments=num_segments,
             dropout=dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
             name="embeddings",
         )
         x = embeddings(token_ids, segment_ids)
@@ -131,7 +174,13 @@ class TransformerBackbone(Backbone):
         blocks = []
         for i in range(num_layers):
             block = TransformerBlock(
-                num_heads, hidden_dim, intermediate_dim, dropout, name=f"transformer_layer_{i}"
+                num_heads,
+                hidden_dim,
+                intermediate_dim,
+                dropout,
+                intermediate_activation,
+                layer_norm_epsilon,
+                name=f"transformer_layer_{i}",
             )
             x = block(x, attention_mask)
             blocks.append(block)

@@ -58,7 +58,7 @@ class Budget:
     `epochs` maps each labeled train file to its fine-tuning epochs (both arms get the same);
     `pooling` is the classifier head's `--pooling` for every backbone (None: each backbone's
     `DEFAULT_POOLING`, as `train_bert_fine_tuning.py` does); `problem_type` is fine-tuning's
-    `--problem_type`.
+    `--problem_type`; `finetune_flags` go to every fine-tuning run of both arms.
     """
 
     model_size: str
@@ -69,6 +69,7 @@ class Budget:
     seeds: tuple
     pooling: str | None = None
     problem_type: str = "multi_label"
+    finetune_flags: tuple = ()
 
     @property
     def train_files(self):
@@ -111,11 +112,13 @@ class Plan:
     data_dir: str
     work_dir: str
     jobs: int = 1
-    pretrain_corpus: str = ""
-    slots: threading.Semaphore = dataclasses.field(init=False, repr=False, compare=False)
+    #: Shared by plans whose runs must not exceed `jobs` together; None: a new one.
+    slots: threading.Semaphore | None = dataclasses.field(default=None, repr=False, compare=False)
+    pretrain_corpus: str = dataclasses.field(default="", kw_only=True)
 
     def __post_init__(self):
-        object.__setattr__(self, "slots", threading.Semaphore(max(1, self.jobs)))
+        if self.slots is None:
+            object.__setattr__(self, "slots", threading.Semaphore(max(1, self.jobs)))
 
     @property
     def corpus(self):
@@ -234,6 +237,7 @@ def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
                     f"--seed={seed}",
                     f"--pooling={plan.budget.pooling_of(backbone)}",
                     f"--problem_type={plan.budget.problem_type}",
+                    *plan.budget.finetune_flags,
                 ],
                 output + ".log",
                 plan.threads,
@@ -438,7 +442,7 @@ def main():
         args.data_dir,
         os.path.join(args.work_dir, args.budget),
         args.jobs,
-        args.pretrain_corpus,
+        pretrain_corpus=args.pretrain_corpus,
     )
     missing = missing_data_files(plan)
     if missing:

@@ -103,6 +103,7 @@ def finetune_row(directory):
         epoch1_valid_micro_f1=first["valid_micro_f1"],
         valid_curve=[h["valid_micro_f1"] for h in metrics["history"]],
         valid_micro_f1=metrics["valid"]["micro_f1"],
+        valid_macro_f1=metrics["valid"]["macro_f1"],
         test_micro_f1=metrics["test"]["micro_f1"],
         test_mean_f1=metrics["test"]["mean_f1"],
         test_precision=metrics["test"]["precision"],

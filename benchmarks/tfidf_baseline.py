@@ -60,6 +60,7 @@ def run_tfidf_baseline(
                 "valid": valid,
                 "test": test,
                 "labels": label_set.names,
+                "valid_probabilities": valid_probabilities,
                 "test_probabilities": test_probabilities,
             }
     best["tried"] = tried

@@ -181,9 +181,10 @@ def full_length_dataset(token_ids, tasks, batch_size, length, seed=0):
     window = length - 2
     rows = len(token_ids) // window
     windows = tf.constant(np.asarray(token_ids[: rows * window], np.int32).reshape(rows, window))
+    special = tokenization.SpecialTokenIds()  # the benchmark's vocabulary is learned: ids 0-4
 
     def example(index):
-        tokens = tf.concat([[tokenization.CLS_ID], windows[index], [tokenization.SEP_ID]], 0)
+        tokens = tf.concat([[special.cls], windows[index], [special.sep]], 0)
         return {"token_ids": tokens, "segment_ids": tf.zeros_like(tokens)}
 
     def preprocess(batch):  # ragged, as `pretraining_dataset`'s batches come to the tasks

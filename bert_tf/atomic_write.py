@@ -8,6 +8,7 @@ old file or the new one, never half of one. Checkpoints are the exception: Tenso
 import contextlib
 import json
 import os
+import shutil
 
 
 @contextlib.contextmanager
@@ -25,6 +26,25 @@ def atomic_path(path: str):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str):
+    """Yields a temporary directory path beside `path` to fill; on success it is renamed to
+    `path`, on failure it is removed. Its name starts with a dot and is not a number, so
+    readers of numbered version directories (TF Serving) never take it for one.
+
+    Args:
+        path: str. The directory to create; it must not exist.
+    """
+    parent, name = os.path.split(os.path.normpath(path))
+    temporary = os.path.join(parent, f".{name}.tmp-{os.getpid()}")
+    try:
+        yield temporary
+        os.rename(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            shutil.rmtree(temporary)
 
 
 def write_text(path: str, text: str) -> None:

@@ -47,9 +47,12 @@ def from_bundle(run_config, directory: str) -> BackboneSource:
     saved = bundle.read_bundle_config(directory)
     check_flags_against_bundle(run_config, saved, directory)
     tokenizer = bundle.load_tokenizer(directory, saved)
-    source = BackboneSource(
-        tokenizer, saved["backbone"]["name"], saved["backbone"]["config"], directory
-    )
+    name, config = saved["backbone"]["name"], dict(saved["backbone"]["config"])
+    for key, value in _run_settings(run_config, name).items():
+        if value != config.get(key):
+            logging.info("--%s=%s over the bundle's %s", key, value, config.get(key))
+        config[key] = value
+    source = BackboneSource(tokenizer, name, config, directory)
     check_sequence_length(run_config.max_seq_length, source.config)
     return source
 
@@ -119,7 +122,7 @@ def check_flags_against_bundle(run_config, saved: dict, directory: str) -> None:
                 + ")"
             )
     for key, value in run_config.backbone_overrides.items():
-        if architecture.get(key) != value:
+        if key not in _run_settings(run_config, name) and architecture.get(key) != value:
             has = f"{key}={architecture[key]}" if key in architecture else f"no {key}"
             conflicts.append(f"--{key}={value} (the bundle's {name} has {has})")
     for flag, given, bundled in (
@@ -138,6 +141,17 @@ def check_flags_against_bundle(run_config, saved: dict, directory: str) -> None:
             + ". Leave them out to use the bundle's, or give no --init_checkpoint to build a "
             "new model"
         )
+
+
+def _run_settings(run_config, name) -> dict:
+    """The given backbone flags that shape no weight (`RUN_SETTINGS`): they apply over a
+    bundle's values instead of contradicting them."""
+    cls = backbones.get(name)
+    return {
+        key: value
+        for key, value in run_config.backbone_overrides.items()
+        if key in cls.RUN_SETTINGS and value is not None
+    }
 
 
 def build_backbone(source: BackboneSource, strategy):

@@ -1,8 +1,9 @@
 """The bundle: everything that passes from pretraining to fine-tuning, in one directory; and the
 config schema it shares with the fine-tuned model directory (`classifier_bundle`).
 
-    config.json           backbone name and config, tokenizer settings, max sequence length,
-                          tasks, training summary, and a checksum of every other file
+    config.json           backbone name and config, tokenizer settings (with the special
+                          tokens' ids), max sequence length, tasks, training summary, and a
+                          checksum of every other file
     vocab.txt             the vocabulary, one token a line
     backbone.weights.h5   token embeddings and backbone (h5py; see `weights_file`)
     heads.weights.h5      the pretraining heads (to resume pretraining)
@@ -22,7 +23,7 @@ import os
 import backbones
 from bert_tf import atomic_write, weights_file
 from bert_tf.errors import InputError
-from bert_tf.tokenization import Tokenizer, TokenizerConfig
+from bert_tf.tokenization import SpecialTokenIds, Tokenizer, TokenizerConfig
 
 CONFIG_FILE = "config.json"
 VOCABULARY_FILE = "vocab.txt"
@@ -62,7 +63,9 @@ def write_config(
         "format_version": FORMAT_VERSION,
         "backbone": {"name": backbone_name, "config": backbone.get_config()},
         "tokenizer": dict(
-            dataclasses.asdict(tokenizer.config), vocabulary_size=tokenizer.vocabulary_size
+            dataclasses.asdict(tokenizer.config),
+            vocabulary_size=tokenizer.vocabulary_size,
+            special_token_ids=tokenizer.special_ids.by_name(),
         ),
         "max_seq_length": max_seq_length,
         **sections,
@@ -178,15 +181,20 @@ def verify_files(directory: str, checksums: dict) -> None:
 
 
 def load_tokenizer(directory: str, config: dict) -> Tokenizer:
-    """Rebuilds the bundle's tokenizer and checks its size against the config.
+    """Rebuilds the bundle's tokenizer and checks its size and special token ids against the
+    config. A bundle written before the config recorded the ids has them found by name.
 
     Raises:
-        InputError: the vocabulary does not have the size the config records.
+        InputError: the vocabulary does not have the size or the special tokens the config
+            records.
     """
     settings = dict(config["tokenizer"])
     expected_size = settings.pop("vocabulary_size")
+    special_ids = settings.pop("special_token_ids", None)
     tokenizer = Tokenizer.from_files(
-        os.path.join(directory, VOCABULARY_FILE), TokenizerConfig(**settings)
+        os.path.join(directory, VOCABULARY_FILE),
+        TokenizerConfig(**settings),
+        SpecialTokenIds.from_names(special_ids) if special_ids else None,
     )
     backbone_size = config["backbone"]["config"].get("vocabulary_size")
     if tokenizer.vocabulary_size not in (expected_size,) or backbone_size != expected_size:

@@ -6,62 +6,105 @@ import tensorflow as tf
 
 from bert_tf.batching import batch_by_length, pad_batch
 from bert_tf.segment_pairs import kept_pair_lengths
-from bert_tf.tokenization import CLS_ID, SEP_ID, Tokenizer
+from bert_tf.tokenization import Tokenizer
 
 _CHUNK = 2048  # texts tokenized per call
 
 
-def encode_texts(texts: list[str], tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
-    """Tokenizes texts into `[CLS] tokens [SEP]`, truncated to `max_seq_length`.
+def encode_batch(texts: tf.Tensor, tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
+    """Tokenizes raw strings into `[CLS] tokens [SEP]`, truncated to `max_seq_length`, in the
+    graph: the one encoding of fine-tuning, prediction and the exported model.
+
+    Args:
+        texts: tf.Tensor string [N]. Raw text.
+        tokenizer: Tokenizer.
+        max_seq_length: int. The longest result, [CLS]/[SEP] included.
 
     Returns:
         tf.RaggedTensor int32 [N, None].
     """
-    pieces = []
-    for start in range(0, len(texts), _CHUNK):
-        ids = tokenizer.tokenize(tf.constant(texts[start : start + _CHUNK], tf.string))
-        ids = ids[:, : max_seq_length - 2]
-        rows = ids.nrows()
-        cls = tf.fill([rows, 1], CLS_ID)
-        sep = tf.fill([rows, 1], SEP_ID)
-        pieces.append(tf.concat([cls, ids, sep], axis=1))
-    return tf.concat(pieces, axis=0)
+    ids = tokenizer.tokenize(texts)[:, : max_seq_length - 2]
+    rows = ids.nrows()
+    return tf.concat(
+        [
+            tf.fill([rows, 1], tokenizer.special_ids.cls),
+            ids,
+            tf.fill([rows, 1], tokenizer.special_ids.sep),
+        ],
+        axis=1,
+    )
 
 
-def encode_text_pairs(
-    first_texts: list[str], second_texts: list[str], tokenizer: Tokenizer, max_seq_length: int
+def encode_pair_batch(
+    first_texts: tf.Tensor, second_texts: tf.Tensor, tokenizer: Tokenizer, max_seq_length: int
 ) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
-    """Tokenizes text pairs into `[CLS] A [SEP] B [SEP]` with segment ids 0 then 1.
+    """Tokenizes raw string pairs into `[CLS] A [SEP] B [SEP]` with segment ids 0 then 1, in the
+    graph: the pair encoding of fine-tuning, prediction and the exported model.
 
     A pair that does not fit is cut as in pretraining (`segment_pairs.kept_pair_lengths`: the
     longer segment first), A keeping its last tokens and B its first, as a pretraining pair
     keeps them.
 
     Args:
-        first_texts: list[str]. The A texts.
-        second_texts: list[str]. The B texts, as many.
+        first_texts: tf.Tensor string [N]. The A texts.
+        second_texts: tf.Tensor string [N]. The B texts.
         tokenizer: Tokenizer.
         max_seq_length: int. At least 3.
 
     Returns:
         (token_ids, segment_ids): tf.RaggedTensor int32 [N, None] each.
     """
-    token_pieces, segment_pieces = [], []
-    for start in range(0, len(first_texts), _CHUNK):
-        a = tokenizer.tokenize(tf.constant(first_texts[start : start + _CHUNK], tf.string))
-        b = tokenizer.tokenize(tf.constant(second_texts[start : start + _CHUNK], tf.string))
-        length_a, length_b = a.row_lengths(), b.row_lengths()
-        budget = tf.constant(max_seq_length - 3, tf.int64)
-        keep_a, keep_b = kept_pair_lengths(length_a, length_b, budget)
-        a = tf.gather(a, tf.ragged.range(length_a - keep_a, length_a), batch_dims=1)
-        b = tf.gather(b, tf.ragged.range(keep_b), batch_dims=1)
-        rows = a.nrows()
-        cls = tf.fill([rows, 1], CLS_ID)
-        sep = tf.fill([rows, 1], SEP_ID)
-        token_pieces.append(tf.concat([cls, a, sep, b, sep], axis=1))
-        positions = tf.ragged.range(keep_a + keep_b + 3)
-        segment_pieces.append(tf.cast(positions >= (keep_a + 2)[:, None], tf.int32))
-    return tf.concat(token_pieces, axis=0), tf.concat(segment_pieces, axis=0)
+    a, b = tokenizer.tokenize(first_texts), tokenizer.tokenize(second_texts)
+    length_a, length_b = a.row_lengths(), b.row_lengths()
+    budget = tf.constant(max_seq_length - 3, tf.int64)
+    keep_a, keep_b = kept_pair_lengths(length_a, length_b, budget)
+    a = tf.gather(a, tf.ragged.range(length_a - keep_a, length_a), batch_dims=1)
+    b = tf.gather(b, tf.ragged.range(keep_b), batch_dims=1)
+    rows = a.nrows()
+    cls = tf.fill([rows, 1], tokenizer.special_ids.cls)
+    sep = tf.fill([rows, 1], tokenizer.special_ids.sep)
+    token_ids = tf.concat([cls, a, sep, b, sep], axis=1)
+    positions = tf.ragged.range(keep_a + keep_b + 3)
+    segment_ids = tf.cast(positions >= (keep_a + 2)[:, None], tf.int32)
+    return token_ids, segment_ids
+
+
+def encode_texts(texts: list[str], tokenizer: Tokenizer, max_seq_length: int) -> tf.RaggedTensor:
+    """`encode_batch` over a Python list, 2,048 texts at a time.
+
+    Returns:
+        tf.RaggedTensor int32 [N, None].
+    """
+    pieces = [
+        encode_batch(
+            tf.constant(texts[start : start + _CHUNK], tf.string), tokenizer, max_seq_length
+        )
+        for start in range(0, len(texts), _CHUNK)
+    ]
+    return tf.concat(pieces, axis=0)
+
+
+def encode_text_pairs(
+    first_texts: list[str], second_texts: list[str], tokenizer: Tokenizer, max_seq_length: int
+) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
+    """`encode_pair_batch` over Python lists, 2,048 pairs at a time.
+
+    Returns:
+        (token_ids, segment_ids): tf.RaggedTensor int32 [N, None] each.
+    """
+    pieces = [
+        encode_pair_batch(
+            tf.constant(first_texts[start : start + _CHUNK], tf.string),
+            tf.constant(second_texts[start : start + _CHUNK], tf.string),
+            tokenizer,
+            max_seq_length,
+        )
+        for start in range(0, len(first_texts), _CHUNK)
+    ]
+    return (
+        tf.concat([tokens for tokens, _ in pieces], axis=0),
+        tf.concat([segments for _, segments in pieces], axis=0),
+    )
 
 
 def encode_inputs(
@@ -74,6 +117,18 @@ def encode_inputs(
     return encode_text_pairs(texts, second_texts, tokenizer, max_seq_length)
 
 
+def single_segment_features(token_ids: tf.RaggedTensor, pad_id: int = 0) -> dict:
+    """The backbone inputs of a batch of single-segment examples: `token_ids`, `segment_ids`
+    (all 0) and `padding_mask`, dense [B, S], padded with `pad_id` to the batch's longest."""
+    return pad_batch({"token_ids": token_ids, "segment_ids": tf.zeros_like(token_ids)}, pad_id)
+
+
+def pair_features(token_ids: tf.RaggedTensor, segment_ids: tf.RaggedTensor, pad_id: int = 0):
+    """The backbone inputs of a batch of pairs (from `encode_pair_batch`): `token_ids`,
+    `segment_ids` and `padding_mask`, dense [B, S], padded with `pad_id`."""
+    return pad_batch({"token_ids": token_ids, "segment_ids": segment_ids}, pad_id)
+
+
 def classification_dataset(
     token_ids: tf.RaggedTensor,
     labels: np.ndarray,
@@ -82,6 +137,7 @@ def classification_dataset(
     max_seq_length: int,
     training: bool,
     seed: int = 0,
+    pad_id: int = 0,
     segment_ids: tf.RaggedTensor | None = None,
 ) -> tf.data.Dataset:
     """Batches of dense features and labels.
@@ -96,6 +152,7 @@ def classification_dataset(
         max_seq_length: int. For the length buckets.
         training: bool.
         seed: int. Shuffling seed.
+        pad_id: int. The vocabulary's `[PAD]` id.
         segment_ids: tf.RaggedTensor int32 [N, None] or None. From `encode_text_pairs`; None
             for single texts (all segment 0).
 
@@ -119,4 +176,4 @@ def classification_dataset(
         )
     else:
         dataset = dataset.ragged_batch(batch_size)
-    return dataset.map(pad_batch).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(lambda batch: pad_batch(batch, pad_id)).prefetch(tf.data.AUTOTUNE)

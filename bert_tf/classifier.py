@@ -6,9 +6,10 @@ import numpy as np
 from keras import ops
 
 from backbones.base import BACKBONE_INPUTS
+from bert_tf.multilabel_losses import multilabel_loss
 from bert_tf.pooling import masked_max, masked_mean
 
-POOLINGS = ("mean", "max", "pooled")
+POOLINGS = ("mean", "max", "mean_max", "pooled")
 
 
 def prior_log_odds(label_matrix: np.ndarray) -> np.ndarray:
@@ -24,11 +25,14 @@ class MultiLabelClassifier(keras.Model):
     Args:
         backbone: keras.Model. Honours the backbone contract.
         num_labels: int. L.
-        pooling: str. `mean` or `max` over the real positions of `sequence_output`, or
-            `pooled` for the backbone's own `pooled_output` (for the Transformer, tanh(dense)
-            of [CLS], which no pretraining task but next-sentence trains).
+        pooling: str. `mean` or `max` over the real positions of `sequence_output`, both
+            concatenated (`mean_max`, [B, 2H]), or `pooled` for the backbone's own
+            `pooled_output` (for the Transformer, tanh(dense) of [CLS], which no pretraining
+            task but next-sentence trains).
         dropout: float. Dropout before the output layer.
         initial_bias: np.ndarray [L] or None. Initial output bias (e.g. the priors' log-odds).
+        loss: str. One of `multilabel_losses.LOSSES`.
+        positive_weights: np.ndarray [L] or None. The `class_balanced` loss's label weights.
 
     Call: dict with `token_ids`, `segment_ids`, `padding_mask` [B, S] -> logits [B, L].
     """
@@ -43,6 +47,8 @@ class MultiLabelClassifier(keras.Model):
         pooling="mean",
         dropout=0.1,
         initial_bias=None,
+        loss="sigmoid",
+        positive_weights=None,
         name="multi_label_classifier",
         **kwargs,
     ):
@@ -52,6 +58,8 @@ class MultiLabelClassifier(keras.Model):
             raise ValueError(f"unknown pooling {pooling!r}; expected one of {POOLINGS}")
         self.backbone = backbone
         self.pooling = pooling
+        self.loss_name = loss
+        self.positive_weights = positive_weights
         self.dropout = keras.layers.Dropout(dropout, name="classifier_dropout")
         bias = "zeros" if initial_bias is None else keras.initializers.Constant(initial_bias)
         self.output_layer = keras.layers.Dense(
@@ -65,10 +73,15 @@ class MultiLabelClassifier(keras.Model):
         outputs = self.backbone({key: features[key] for key in BACKBONE_INPUTS}, training=training)
         if self.pooling == "pooled":
             pooled = outputs["pooled_output"]
-        elif self.pooling == "mean":
-            pooled = masked_mean(outputs["sequence_output"], features["padding_mask"])
         else:
-            pooled = masked_max(outputs["sequence_output"], features["padding_mask"])
+            sequence, mask = outputs["sequence_output"], features["padding_mask"]
+            pooled = {
+                "mean": lambda: masked_mean(sequence, mask),
+                "max": lambda: masked_max(sequence, mask),
+                "mean_max": lambda: ops.concatenate(
+                    [masked_mean(sequence, mask), masked_max(sequence, mask)], axis=-1
+                ),
+            }[self.pooling]()
         return self.output_layer(self.dropout(pooled, training=training))
 
     @staticmethod
@@ -78,27 +91,39 @@ class MultiLabelClassifier(keras.Model):
 
     @staticmethod
     def example_losses(labels, logits):
-        """Sigmoid cross-entropy averaged over labels: [B, L] multi-hot, [B, L] -> [B]."""
+        """Sigmoid cross-entropy averaged over labels, the valid loss whatever `loss` trains:
+        [B, L] multi-hot, [B, L] -> [B]."""
         return keras.losses.binary_crossentropy(labels, logits, from_logits=True)
 
     def loss_and_metrics(self, batch, training=False):
-        """Mean sigmoid cross-entropy over labels and examples."""
+        """The chosen loss, averaged over labels and examples."""
         logits = self(batch, training=training)
-        return ops.mean(self.example_losses(batch["labels"], logits)), {}
+        labels = ops.cast(batch["labels"], logits.dtype)
+        return multilabel_loss(self.loss_name, labels, logits, self.positive_weights), {}
 
 
 class SingleLabelClassifier(MultiLabelClassifier):
     """The same head with one softmax over the classes: each example has exactly one.
 
-    Args: as `MultiLabelClassifier`'s; `initial_bias` e.g. the log of the class shares.
+    Args: `backbone`, `num_labels` (C), `pooling`, `dropout` as `MultiLabelClassifier`'s;
+        `initial_bias` e.g. the log of the class shares. The loss is softmax cross-entropy.
 
     Call: dict with `token_ids`, `segment_ids`, `padding_mask` [B, S] -> logits [B, C].
     """
 
     problem_type = "single_label"
 
-    def __init__(self, *args, name="single_label_classifier", **kwargs):
-        super().__init__(*args, name=name, **kwargs)
+    def __init__(
+        self,
+        backbone,
+        num_labels,
+        pooling="mean",
+        dropout=0.1,
+        initial_bias=None,
+        name="single_label_classifier",
+        **kwargs,
+    ):
+        super().__init__(backbone, num_labels, pooling, dropout, initial_bias, name=name, **kwargs)
 
     @staticmethod
     def probabilities(logits):
@@ -109,3 +134,9 @@ class SingleLabelClassifier(MultiLabelClassifier):
     def example_losses(labels, logits):
         """Softmax cross-entropy: [B, C] one-hot, [B, C] -> [B]."""
         return keras.losses.categorical_crossentropy(labels, logits, from_logits=True)
+
+    def loss_and_metrics(self, batch, training=False):
+        """Softmax cross-entropy averaged over examples."""
+        logits = self(batch, training=training)
+        labels = ops.cast(batch["labels"], logits.dtype)
+        return ops.mean(self.example_losses(labels, logits)), {}

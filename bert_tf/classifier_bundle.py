@@ -94,7 +94,12 @@ def load_classifier(directory):
     classifier = config["classifier"]
     classifier.setdefault("problem_type", "multi_label")
     classifier.setdefault("text_pairs", False)
-    problem = problem_types.get(classifier["problem_type"])
+    if classifier["problem_type"] not in problem_types.PROBLEM_TYPES:
+        raise InputError(
+            f"{directory}: problem type {classifier['problem_type']!r} in its config; expected "
+            f"one of {sorted(problem_types.PROBLEM_TYPES)} (a model from a newer version?)"
+        )
+    problem = problem_types.PROBLEM_TYPES[classifier["problem_type"]]
     model = problem.classifier_class(backbone, len(classifier["labels"]), classifier["pooling"])
     model(model_inputs_example())
     weights_file.load_weights(os.path.join(directory, WEIGHTS_FILE), model.weights)

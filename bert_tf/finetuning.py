@@ -25,6 +25,7 @@ from bert_tf.classifier_bundle import save_classifier
 from bert_tf.epoch_evaluator import EpochEvaluator
 from bert_tf.errors import InputError
 from bert_tf.labeled_data import LabelSet, read_labeled_file
+from bert_tf.multilabel_losses import LOSSES
 from bert_tf.optimization import create_optimizer
 from bert_tf.run_config import RunConfig, setting
 from bert_tf.tokenization import Tokenizer, TokenizerConfig, learn_vocabulary
@@ -88,6 +89,18 @@ class FinetuneConfig(RunConfig):
     per_label_thresholds: bool = setting(
         False, "Tune one threshold per label on valid (multi_label)."
     )
+    threshold_shrinkage: float = setting(
+        0.0,
+        "With --per_label_thresholds, move a label with n valid positives only n / (n + k) "
+        "of the way from the global threshold to its own best (k this value; 0: all the way).",
+    )
+    loss: str = setting(
+        "sigmoid",
+        "multi_label's loss: sigmoid cross-entropy; focal (gamma 2); or class_balanced "
+        "(positives weighted by the inverse effective number of their label's train examples). "
+        "single_label always uses softmax cross-entropy.",
+        LOSSES,
+    )
     restore_best_epoch: bool = setting(
         True,
         "Score test and save the model with the weights of the epoch with the best valid "
@@ -111,12 +124,13 @@ class FinetuneConfig(RunConfig):
             )
         if self.pooling is not None and self.pooling not in POOLINGS:
             raise InputError(f"--pooling={self.pooling}: expected one of {POOLINGS}")
-        problem_types.get(self.problem_type)
-        if self.per_label_thresholds and self.problem_type == "single_label":
+        if self.loss not in LOSSES:
+            raise InputError(f"--loss={self.loss}: expected one of {LOSSES}")
+        if self.threshold_shrinkage < 0:
             raise InputError(
-                "--per_label_thresholds: single_label takes the most probable class and tunes "
-                "no threshold; leave the flag out"
+                f"--threshold_shrinkage={self.threshold_shrinkage}: expected 0 or more"
             )
+        problem_types.get(self.problem_type).check_settings(self)
         freezing.check_freeze(self.freeze)
 
 
@@ -314,13 +328,7 @@ def _build_classifier(config, backbone, data, num_steps, strategy):
     built on what is left trainable; returns (model, optimizer, FreezeSummary)."""
     problem = problem_types.get(config.problem_type)
     with strategy.scope():
-        model = problem.classifier_class(
-            backbone,
-            len(data.label_set),
-            config.pooling,
-            config.classifier_dropout,
-            problem.initial_bias(data.labels["train"]) if config.init_bias_to_priors else None,
-        )
+        model = problem.build_classifier(backbone, data.labels["train"], config)
         model(model_inputs_example())
         frozen = freezing.freeze_backbone(model, backbone, config.freeze)
         logging.info(
@@ -356,6 +364,7 @@ def _datasets(config, data, tokenizer, start_step) -> dict:
             max_seq_length=config.max_seq_length,
             training=split == "train",
             seed=config.seed + start_step,
+            pad_id=tokenizer.special_ids.pad,
             segment_ids=segment_ids,
         )
     return datasets
@@ -370,7 +379,10 @@ def final_scores(config, evaluator, datasets, data) -> dict:
         truths = {s: problem.truth(data.label_set, data.examples[s].labels) for s in evaluated}
         return problem.final_scores(evaluated, truths)
     threshold = metrics.tune_threshold(
-        evaluated["valid"][0], data.labels["valid"] > 0, per_label=config.per_label_thresholds
+        evaluated["valid"][0],
+        data.labels["valid"] > 0,
+        per_label=config.per_label_thresholds,
+        shrinkage=config.threshold_shrinkage,
     )
     results = {}
     for split, (probabilities, loss) in evaluated.items():

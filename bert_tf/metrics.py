@@ -137,6 +137,7 @@ def tune_threshold(
     y_true: np.ndarray,
     per_label: bool = False,
     grid: np.ndarray | None = None,
+    shrinkage: float = 0.0,
 ) -> float | np.ndarray:
     """Find the decision threshold(s) that score best on held-out examples.
 
@@ -147,12 +148,19 @@ def tune_threshold(
     pass over the grid finds the best value of every label. Labels without a positive in y_true
     have F1 0 at any threshold and keep the global one.
 
+    A label's own best threshold is a noisy estimate when it has few positives (a label with
+    two positives in valid gets the threshold that happens to catch both), so with `shrinkage`
+    k > 0 it moves only the share n / (n + k) of the way from the global threshold, n being the
+    label's positives: rare labels stay near the global value, frequent ones get their own.
+
     Args:
         probs: np.ndarray. Probabilities, [examples, labels].
         y_true: np.ndarray. True labels, [examples, labels], bool or 0/1.
         per_label: bool. Return one threshold per label instead of one for all.
         grid: np.ndarray | None. Candidate thresholds, 1-D; None for DEFAULT_GRID
             (0.05, 0.06, ..., 0.95).
+        shrinkage: float. With per_label, k of the shrinkage toward the global threshold
+            (0: each label's own best).
 
     Returns:
         The global threshold as a float, or with per_label a float64 array [labels].
@@ -187,7 +195,9 @@ def tune_threshold(
     if not per_label:
         return global_threshold
     best_per_label = grid[np.argmax(_f1(tp, fp, fn), axis=0)]
-    return np.where(positives > 0, best_per_label, global_threshold)
+    weight = positives / np.maximum(positives + shrinkage, 1e-12)
+    shrunk = global_threshold + weight * (best_per_label - global_threshold)
+    return np.where(positives > 0, shrunk, global_threshold)
 
 
 def _as_probs(probs: np.ndarray) -> np.ndarray:

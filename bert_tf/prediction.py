@@ -1,12 +1,13 @@
-"""Labeling raw text with a fine-tuned model: probabilities, their printed form, and a stream
-of output lines for `predict_bert.py` (`bert-tf-predict`).
+"""Labeling raw text with a fine-tuned model, rebuilt from its model directory or loaded from
+its export: probabilities, decisions, their printed form, and a stream of output lines for
+`predict_bert.py` (`bert-tf-predict`).
 
 An output line is the labels of one text with their probabilities, most probable first,
-tab-separated: `label:0.913`. By default the labels are those the model's problem type decides:
-for multi-label, those at or above the thresholds tuned on valid (at least the top-1 label, see
+tab-separated: `label:0.913`. By default the labels are those the model decides: for
+multi-label, those at or above the thresholds tuned on valid (at least the top-1 label, see
 `metrics.decide_labels`); for single-label, the most probable class. With `top_k` > 0, the k
-most probable labels whatever the thresholds. A model fine-tuned on sentence pairs reads each
-input line as `text_a<TAB>text_b`.
+most probable labels whatever was decided. A model fine-tuned on sentence pairs reads each input
+line as `text_a<TAB>text_b`.
 """
 
 import itertools
@@ -18,7 +19,9 @@ import tensorflow as tf
 from bert_tf import problem_types
 from bert_tf.batching import pad_batch
 from bert_tf.classification_data import encode_inputs
+from bert_tf.classifier_bundle import load_classifier
 from bert_tf.errors import InputError
+from bert_tf.exported_model import is_export, load_exported
 
 
 def predict_probabilities(
@@ -36,44 +39,103 @@ def predict_probabilities(
     """
     token_ids, segment_ids = encode_inputs(texts, tokenizer, max_seq_length, second_texts)
     if segment_ids is None:
-        dataset = tf.data.Dataset.from_tensor_slices({"token_ids": token_ids}).map(
-            lambda ex: dict(ex, segment_ids=tf.zeros_like(ex["token_ids"]))
-        )
-    else:
-        dataset = tf.data.Dataset.from_tensor_slices(
-            {"token_ids": token_ids, "segment_ids": segment_ids}
-        )
+        segment_ids = tf.zeros_like(token_ids)
+    batches = tf.data.Dataset.from_tensor_slices(
+        {"token_ids": token_ids, "segment_ids": segment_ids}
+    ).ragged_batch(batch_size)
     outputs = [
-        np.asarray(model.probabilities(model(batch, training=False)))
-        for batch in dataset.ragged_batch(batch_size).map(pad_batch)
+        np.asarray(
+            model.probabilities(model(pad_batch(batch, tokenizer.special_ids.pad), training=False))
+        )
+        for batch in batches
     ]
     return np.concatenate(outputs) if outputs else np.zeros((0, model.output_layer.units))
 
 
-def format_predictions(
-    probabilities, labels, thresholds, top_k=0, problem_type="multi_label"
-) -> list[str]:
+class ClassifierPredictor:
+    """A model directory's classifier, rebuilt with Keras: texts -> probabilities, decisions.
+
+    Args:
+        directory: str. A model directory written by fine-tuning.
+
+    Raises:
+        InputError: a missing, incomplete or inconsistent model directory.
+    """
+
+    def __init__(self, directory: str):
+        self.model, self.tokenizer, self.config = load_classifier(directory)
+        classifier = self.config["classifier"]
+        self.labels = classifier["labels"]
+        self.text_pairs = classifier["text_pairs"]
+        self._problem = problem_types.get(classifier["problem_type"])
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities [N, L] and the decided labels, bool [N, L]. A pair model splits each
+        text at its first tab (`text_a<TAB>text_b`; no tab: an empty B), as its export does."""
+        second_texts = None
+        if self.text_pairs:
+            pairs = [text.partition("\t") for text in texts]
+            texts, second_texts = [a for a, _, _ in pairs], [b for _, _, b in pairs]
+        probabilities = predict_probabilities(
+            self.model,
+            self.tokenizer,
+            texts,
+            self.config["max_seq_length"],
+            max(1, len(texts)),
+            second_texts,
+        )
+        decided = self._problem.decide(probabilities, self.config["classifier"]["thresholds"])
+        return probabilities, decided
+
+
+class ExportPredictor:
+    """An exported SavedModel (one version, or the newest under a base directory): texts ->
+    probabilities, decisions, both computed in its graph.
+
+    Args:
+        directory: str. What `export_classifier` wrote, or its base directory.
+
+    Raises:
+        InputError: no SavedModel there.
+    """
+
+    def __init__(self, directory: str):
+        self.model = load_exported(directory)
+        self.labels = self.model.labels
+        self.text_pairs = self.model.text_pairs
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities [N, L] and the decided labels, bool [N, L]."""
+        outputs = self.model(texts)
+        return outputs["probabilities"], outputs["labels_mask"]
+
+
+def load_predictor(directory: str):
+    """An `ExportPredictor` for an export (or a base of versions), else a
+    `ClassifierPredictor` for a fine-tuned model directory.
+
+    Raises:
+        InputError: neither of the two.
+    """
+    return ExportPredictor(directory) if is_export(directory) else ClassifierPredictor(directory)
+
+
+def format_predictions(probabilities, decided, labels, top_k=0) -> list[str]:
     """One line per row, most probable first, as `label:probability`, tab-separated.
 
     Args:
         probabilities: np.ndarray. Label probabilities [N, L].
+        decided: np.ndarray. bool [N, L], the labels decided (see `metrics.decide_labels`).
         labels: list[str]. The L label names in column order.
-        thresholds: float | list[float] | np.ndarray | None. One threshold, or one per label
-            [L]; None for single-label.
-        top_k: int. 0 prints the labels the problem type decides (multi-label: those the
-            thresholds decide, at least the top-1; single-label: the most probable); k > 0
-            prints the k most probable labels (all L if k > L), whatever the thresholds.
-        problem_type: str. The model's, from its config.
+        top_k: int. 0 prints the decided labels; k > 0 prints the k most probable labels (all L
+            if k > L), whatever was decided.
 
     Raises:
         ValueError: top_k is negative (a programming error).
     """
     if top_k < 0:
         raise ValueError(f"top_k must be 0 or more, got {top_k}")
-    if top_k:
-        chosen_rows = np.ones(np.shape(probabilities), bool)
-    else:
-        chosen_rows = problem_types.get(problem_type).decide(probabilities, thresholds)
+    chosen_rows = np.ones(np.shape(probabilities), bool) if top_k else decided
     lines = []
     for row, chosen in zip(probabilities, chosen_rows):
         order = [j for j in np.argsort(-row) if chosen[j]]
@@ -84,7 +146,7 @@ def format_predictions(
 
 
 def predict_lines(
-    lines: Iterable[str], model, tokenizer, config: dict, batch_size: int = 64, top_k: int = 0
+    lines: Iterable[str], predictor, batch_size: int = 64, top_k: int = 0
 ) -> Iterator[str]:
     """Labels a stream of texts batch by batch: one output line per input line, in order.
 
@@ -95,10 +157,7 @@ def predict_lines(
 
     Args:
         lines: Iterable[str]. Raw texts, one per output line; may be endless.
-        model: MultiLabelClassifier or SingleLabelClassifier. From `load_classifier`.
-        tokenizer: Tokenizer. From `load_classifier`.
-        config: dict. From `load_classifier`: `max_seq_length`, and in `classifier` the
-            `problem_type`, `labels`, `thresholds` and `text_pairs`.
+        predictor: ClassifierPredictor | ExportPredictor. From `load_predictor`.
         batch_size: int. Texts per batch, at least 1.
         top_k: int. 0 for the labels the model decides; k > 0 for the k most probable.
 
@@ -114,42 +173,32 @@ def predict_lines(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if top_k < 0:
         raise ValueError(f"top_k must be 0 or more, got {top_k}")
-    return _predicted_lines(iter(lines), model, tokenizer, config, batch_size, top_k)
+    return _predicted_lines(iter(lines), predictor, batch_size, top_k)
 
 
-def _predicted_lines(texts, model, tokenizer, config, batch_size, top_k):
+def _predicted_lines(texts, predictor, batch_size, top_k):
     """`predict_lines` after its argument checks (a generator would check only when first
     advanced)."""
-    classifier = config["classifier"]
     first_line = 1
     while batch := list(itertools.islice(texts, batch_size)):
-        second_texts = None
-        if classifier["text_pairs"]:
-            batch, second_texts = _split_pairs(batch, first_line)
-        probabilities = predict_probabilities(
-            model, tokenizer, batch, config["max_seq_length"], batch_size, second_texts
-        )
-        yield from format_predictions(
-            probabilities,
-            classifier["labels"],
-            classifier["thresholds"],
-            top_k,
-            classifier["problem_type"],
-        )
+        if predictor.text_pairs:
+            batch = [_pair_text(line, number) for number, line in enumerate(batch, first_line)]
+        probabilities, decided = predictor(batch)
+        yield from format_predictions(probabilities, decided, predictor.labels, top_k)
         first_line += len(batch)
 
 
-def _split_pairs(lines, first_line):
-    """(first texts, second texts) of lines `text_a<TAB>text_b`; numbered from `first_line`
-    for messages. Fields holding only whitespace are no text, as in labeled files."""
-    first, second = [], []
-    for number, line in enumerate(lines, start=first_line):
-        fields = [field for field in line.split("\t") if field.strip()]
-        if len(fields) != 2:
-            raise InputError(
-                f"input line {number}: {len(fields)} tab-separated texts; the model was "
-                "fine-tuned on sentence pairs (expected text_a<TAB>text_b)"
-            )
-        first.append(fields[0])
-        second.append(fields[1])
-    return first, second
+def _pair_text(line, number):
+    """`text_a<TAB>text_b` from an input line of a pair model, whose texts are its two
+    tab-separated fields that hold more than whitespace (as in labeled files).
+
+    Raises:
+        InputError: the line does not hold exactly two texts (naming its number).
+    """
+    fields = [field for field in line.split("\t") if field.strip()]
+    if len(fields) != 2:
+        raise InputError(
+            f"input line {number}: {len(fields)} tab-separated texts; the model was "
+            "fine-tuned on sentence pairs (expected text_a<TAB>text_b)"
+        )
+    return "\t".join(fields)

@@ -138,6 +138,7 @@ def run_pretraining(config: PretrainConfig) -> dict:
         config.max_seq_length,
         config.task_loss_weights,
         config.task_settings,
+        tokenizer.special_ids,
     )
     start_step = Trainer.checkpointed_step(checkpoint_dir)
     dataset, examples_per_epoch = pretraining_dataset(
@@ -147,6 +148,7 @@ def run_pretraining(config: PretrainConfig) -> dict:
         batch_size=config.batch_size,
         seed=config.seed,
         start_step=start_step,
+        special_ids=tokenizer.special_ids,
     )
     schedule = _schedule(config, examples_per_epoch)
     model, optimizer = _build_model(config, source, tasks, dataset, schedule, strategy)

@@ -20,7 +20,7 @@ from bert_tf.batching import batch_by_length, pad_batch
 from bert_tf.corpus import Corpus
 from bert_tf.errors import InputError
 from bert_tf.segment_pairs import kept_pair_lengths
-from bert_tf.tokenization import CLS_ID, SEP_ID, Tokenizer
+from bert_tf.tokenization import SpecialTokenIds, Tokenizer
 
 _NUM_SPECIAL_IN_SINGLE = 2  # [CLS] A [SEP]
 _NUM_SPECIAL_IN_PAIR = 3  # [CLS] A [SEP] B [SEP]
@@ -196,12 +196,15 @@ def single_segment_chunks(corpus: TokenizedCorpus, budget: int) -> tuple[np.ndar
     return piece_start[first].astype(np.int64), piece_stop[end - 1].astype(np.int64)
 
 
-def make_single_segment_fn(corpus: TokenizedCorpus, max_seq_length: int):
+def make_single_segment_fn(
+    corpus: TokenizedCorpus, max_seq_length: int, special_ids: SpecialTokenIds = SpecialTokenIds()
+):
     """Returns a graph function (example_index, chunk) -> one `[CLS] A [SEP]` example, and the
     number of chunks.
 
     Chunk c is the c-th run of `single_segment_chunks`: as many consecutive whole sentences of
     one document as fit in `max_seq_length`: sequences come nearly full, and no token is dropped.
+    `special_ids` are the vocabulary's (`Tokenizer.special_ids`).
     """
     start, stop = single_segment_chunks(corpus, max_seq_length - _NUM_SPECIAL_IN_SINGLE)
     token_ids = tf.constant(corpus.token_ids)
@@ -209,7 +212,8 @@ def make_single_segment_fn(corpus: TokenizedCorpus, max_seq_length: int):
 
     def make_single_segment(example_index, chunk):
         segment = token_ids[start_t[chunk] : stop_t[chunk]]
-        tokens = tf.concat([tf.constant([CLS_ID]), segment, tf.constant([SEP_ID])], axis=0)
+        cls, sep = tf.constant([special_ids.cls]), tf.constant([special_ids.sep])
+        tokens = tf.concat([cls, segment, sep], axis=0)
         return {"token_ids": tokens, "segment_ids": tf.zeros_like(tokens)}
 
     return make_single_segment, len(start)
@@ -221,7 +225,13 @@ def _uniform_index(draw, low, count):
     return low + tf.minimum(tf.cast(draw * tf.cast(count, tf.float32), tf.int64), count - 1)
 
 
-def make_pair_fn(corpus: TokenizedCorpus, max_seq_length: int, random_next_rate: float, seed: int):
+def make_pair_fn(
+    corpus: TokenizedCorpus,
+    max_seq_length: int,
+    random_next_rate: float,
+    seed: int,
+    special_ids: SpecialTokenIds = SpecialTokenIds(),
+):
     """Returns a graph function (example_index, chunk) -> one `[CLS] A [SEP] B [SEP]` example,
     and the number of chunks.
 
@@ -234,7 +244,8 @@ def make_pair_fn(corpus: TokenizedCorpus, max_seq_length: int, random_next_rate:
     A random B is cut to the length the true continuation would have had, so neither where B
     starts nor its length gives the label away. The longer segment is truncated to fit: A keeps
     its end, B its start, so a true continuation stays contiguous. Randomness is stateless,
-    keyed by (seed, example_index): reproducible, and new in every epoch.
+    keyed by (seed, example_index): reproducible, and new in every epoch. `special_ids` are the
+    vocabulary's (`Tokenizer.special_ids`).
     """
     budget = max_seq_length - _NUM_SPECIAL_IN_PAIR
     first, end = pack_chunks(corpus, budget)
@@ -285,7 +296,7 @@ def make_pair_fn(corpus: TokenizedCorpus, max_seq_length: int, random_next_rate:
         keep_a, keep_b = kept_pair_lengths(length_a, length_b, budget_t)
         segment_a = token_ids[a_stop - keep_a : a_stop]
         segment_b = token_ids[b_start : b_start + keep_b]
-        cls, sep = tf.constant([CLS_ID]), tf.constant([SEP_ID])
+        cls, sep = tf.constant([special_ids.cls]), tf.constant([special_ids.sep])
         return {
             "token_ids": tf.concat([cls, segment_a, sep, segment_b, sep], axis=0),
             "segment_ids": tf.concat(
@@ -305,6 +316,7 @@ def pretraining_dataset(
     batch_size: int,
     seed: int,
     start_step: int = 0,
+    special_ids: SpecialTokenIds = SpecialTokenIds(),
 ) -> tuple[tf.data.Dataset, int]:
     """The endless pretraining dataset, and how many examples make one epoch.
 
@@ -319,6 +331,7 @@ def pretraining_dataset(
         seed: int. Seeds the order, the pairs and (with TF's global seed) the masks.
         start_step: int. The step a resumed run starts at: the stream then continues with new
             example numbers and a new order instead of replaying the first steps' data.
+        special_ids: SpecialTokenIds. The vocabulary's: [CLS], [SEP] and the padding.
 
     Returns:
         (dataset of dense feature dicts [B, S] / [B, P] / [B], examples per epoch).
@@ -337,15 +350,15 @@ def pretraining_dataset(
                 f"line), or leave {', '.join(names)} out of --tasks"
             )
         make_example, num_chunks = make_pair_fn(
-            corpus, max_seq_length, layout.random_next_rate, seed
+            corpus, max_seq_length, layout.random_next_rate, seed, special_ids
         )
     else:
-        make_example, num_chunks = make_single_segment_fn(corpus, max_seq_length)
+        make_example, num_chunks = make_single_segment_fn(corpus, max_seq_length, special_ids)
 
     def preprocess(batch):
         for task in tasks:
             batch = task.preprocess(batch)
-        return pad_batch(batch)
+        return pad_batch(batch, special_ids.pad)
 
     dataset = (
         tf.data.Dataset.range(num_chunks)

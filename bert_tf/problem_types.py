@@ -18,6 +18,7 @@ from absl import logging
 from bert_tf import metrics, single_label_metrics
 from bert_tf.classifier import MultiLabelClassifier, SingleLabelClassifier, prior_log_odds
 from bert_tf.errors import InputError
+from bert_tf.multilabel_losses import class_balanced_weights
 
 
 class MultiLabel:
@@ -31,6 +32,22 @@ class MultiLabel:
     #: The test figures a run's last log line reports.
     headline_scores = ("micro_f1", "macro_f1", "mean_f1")
 
+    def check_settings(self, config) -> None:
+        """Every fine-tuning setting applies to multi-label."""
+
+    def build_classifier(self, backbone, targets: np.ndarray, config) -> MultiLabelClassifier:
+        """The classifier for train targets [N, L] multi-hot, with `config`'s pooling, dropout,
+        loss and starting bias (the labels' log-odds unless `--noinit_bias_to_priors`)."""
+        return MultiLabelClassifier(
+            backbone,
+            targets.shape[1],
+            config.pooling,
+            config.classifier_dropout,
+            prior_log_odds(targets) if config.init_bias_to_priors else None,
+            loss=config.loss,
+            positive_weights=class_balanced_weights(targets),
+        )
+
     def check_train_examples(self, examples) -> None:
         """Logs a hint when every train line has exactly one label: single-label data, maybe."""
         if all(len(labels) == 1 for labels in examples.labels):
@@ -39,10 +56,6 @@ class MultiLabel:
                 "class, --problem_type=single_label (softmax, accuracy) may be meant",
                 examples.path,
             )
-
-    def initial_bias(self, targets: np.ndarray) -> np.ndarray:
-        """The labels' log-odds in the train targets [N, L] -> [L]."""
-        return prior_log_odds(targets)
 
     def truth(self, label_set, label_lists) -> np.ndarray:
         """What scoring compares with: bool [N, L], the labels of the label set each line has."""
@@ -96,7 +109,33 @@ class SingleLabel:
                 "classification needs at least 2 classes in the train file"
             )
 
-    def initial_bias(self, targets: np.ndarray) -> np.ndarray:
+    def check_settings(self, config) -> None:
+        """Raises InputError for the multi-label settings: thresholds and sigmoid losses."""
+        multi_label_only = {
+            "--per_label_thresholds": config.per_label_thresholds,
+            f"--threshold_shrinkage={config.threshold_shrinkage}": config.threshold_shrinkage,
+            f"--loss={config.loss}": config.loss != "sigmoid",
+        }
+        for flag, given in multi_label_only.items():
+            if given:
+                raise InputError(
+                    f"{flag}: a multi_label setting; single_label takes the most probable class "
+                    "(no thresholds) and trains with softmax cross-entropy; leave it out"
+                )
+
+    def build_classifier(self, backbone, targets: np.ndarray, config) -> SingleLabelClassifier:
+        """The classifier for train targets [N, C] one-hot, with `config`'s pooling and
+        dropout, its softmax starting at the class shares unless `--noinit_bias_to_priors`."""
+        return SingleLabelClassifier(
+            backbone,
+            targets.shape[1],
+            config.pooling,
+            config.classifier_dropout,
+            self.initial_bias(targets) if config.init_bias_to_priors else None,
+        )
+
+    @staticmethod
+    def initial_bias(targets: np.ndarray) -> np.ndarray:
         """The log of each class's share of the train targets [N, C] -> [C]: the softmax then
         starts at the class priors."""
         return np.log(np.clip(targets.mean(axis=0), 1e-4, 1.0)).astype(np.float32)

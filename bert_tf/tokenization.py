@@ -1,8 +1,13 @@
 """Tokenization in the TensorFlow graph with tensorflow-text, and vocabulary learning.
 
-Normalization is NFC plus case folding, with no accent stripping: BERT's uncased normalization
-(NFD, then dropping combining marks) breaks Korean syllables into jamo and drops Japanese voicing
-marks. CJK ideographs are split one per character by tensorflow-text's basic tokenizer.
+Normalization is NFC plus case folding, with no accent stripping by default: BERT's uncased
+normalization (NFD, then dropping combining marks) breaks Korean syllables into jamo and drops
+Japanese voicing marks. A bundle imported from a model that was trained with accents stripped
+(Google's uncased BERT) records `strip_accents` and does the same. CJK ideographs are split one
+per character by tensorflow-text's basic tokenizer.
+
+The special tokens are found by name: vocabularies learned here put them first, Google's and
+keras-hub's put `[PAD]` first and the others after a hundred `[unused]` tokens.
 """
 
 import collections
@@ -16,9 +21,54 @@ from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
 from bert_tf import atomic_write
 from bert_tf.errors import InputError
 
+#: BERT's special tokens, in the order `learn_vocabulary` puts them at ids 0-4.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
 TOKENIZER_KINDS = ("wordpiece", "whitespace")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecialTokenIds:
+    """The ids of the special tokens in one vocabulary.
+
+    The defaults are where `learn_vocabulary` puts them; other vocabularies (Google's,
+    keras-hub's) have them elsewhere, so code that handles any vocabulary takes a tokenizer's
+    `special_ids` instead.
+    """
+
+    pad: int = 0
+    unk: int = 1
+    cls: int = 2
+    sep: int = 3
+    mask: int = 4
+
+    @classmethod
+    def find(cls, vocabulary: list[str]) -> "SpecialTokenIds":
+        """Finds each special token by name, wherever it is in the vocabulary.
+
+        Raises:
+            InputError: naming the special tokens the vocabulary lacks.
+        """
+        position = {token: i for i, token in enumerate(vocabulary)}
+        missing = [token for token in SPECIAL_TOKENS if token not in position]
+        if missing:
+            raise InputError(
+                f"vocabulary has no {' '.join(missing)}; expected each of "
+                f"{' '.join(SPECIAL_TOKENS)} on a line of its own, anywhere in it"
+            )
+        return cls(*(position[token] for token in SPECIAL_TOKENS))
+
+    @classmethod
+    def from_names(cls, ids_by_token: dict) -> "SpecialTokenIds":
+        """The inverse of `by_name`: from `{"[PAD]": 0, ...}` (a bundle's config)."""
+        return cls(*(int(ids_by_token[token]) for token in SPECIAL_TOKENS))
+
+    def by_name(self) -> dict:
+        """`{"[PAD]": id, "[UNK]": id, ...}`, as a bundle's config records them."""
+        return dict(zip(SPECIAL_TOKENS, self.all()))
+
+    def all(self) -> tuple:
+        """Every special id, in `SPECIAL_TOKENS` order: the ids masking never selects."""
+        return (self.pad, self.unk, self.cls, self.sep, self.mask)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +78,7 @@ class TokenizerConfig:
     kind: str = "wordpiece"
     lower_case: bool = True
     normalization_form: str = "NFC"
+    strip_accents: bool = False
 
     def __post_init__(self):
         if self.kind not in TOKENIZER_KINDS:
@@ -35,11 +86,15 @@ class TokenizerConfig:
 
 
 def normalize(texts: tf.Tensor, config: TokenizerConfig) -> tf.Tensor:
-    """Applies the configured Unicode normalization and case folding to a string tensor."""
+    """Applies the configured Unicode normalization, case folding and accent stripping (NFD,
+    then dropping the combining marks, as tensorflow-text's `BertTokenizer(lower_case=True)`
+    does) to a string tensor."""
     if config.normalization_form:
         texts = tf_text.normalize_utf8(texts, config.normalization_form)
     if config.lower_case:
         texts = tf_text.case_fold_utf8(texts)
+    if config.strip_accents:
+        texts = tf.strings.regex_replace(tf_text.normalize_utf8(texts, "NFD"), r"\p{Mn}", "")
     return texts
 
 
@@ -47,24 +102,37 @@ class Tokenizer:
     """Maps raw strings to token ids in the graph: `tokenize(["a b"])` -> ragged int32 [B, None].
 
     Args:
-        vocabulary: list[str]. Tokens by id; it must start with `SPECIAL_TOKENS`.
+        vocabulary: list[str]. Tokens by id; each of `SPECIAL_TOKENS` must be in it, anywhere.
         config: TokenizerConfig. Kind and normalization.
+        special_ids: SpecialTokenIds or None. Where a bundle's config says the special tokens
+            are (checked against the vocabulary); None to find them by name.
+
+    Attributes:
+        special_ids: SpecialTokenIds. Used for [CLS]/[SEP], padding and masking.
 
     Raises:
-        InputError: if the vocabulary does not start with the special tokens or has duplicates.
+        InputError: the vocabulary lacks a special token, has duplicates, or disagrees with
+            `special_ids`.
     """
 
-    def __init__(self, vocabulary: list[str], config: TokenizerConfig):
-        if tuple(vocabulary[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
-            raise InputError(
-                f"vocabulary must start with {' '.join(SPECIAL_TOKENS)}, "
-                f"found {' '.join(vocabulary[: len(SPECIAL_TOKENS)])}"
-            )
+    def __init__(
+        self,
+        vocabulary: list[str],
+        config: TokenizerConfig,
+        special_ids: SpecialTokenIds | None = None,
+    ):
         duplicates = [t for t, n in collections.Counter(vocabulary).items() if n > 1]
         if duplicates:
             raise InputError(f"vocabulary has duplicate tokens: {duplicates[:5]}")
+        found = SpecialTokenIds.find(vocabulary)
+        if special_ids is not None and special_ids != found:
+            raise InputError(
+                f"the special tokens are at {found.by_name()} in the vocabulary, but the "
+                f"config says {special_ids.by_name()}; vocabulary and config do not belong together"
+            )
         self.vocabulary = list(vocabulary)
         self.config = config
+        self.special_ids = found
         initializer = tf.lookup.KeyValueTensorInitializer(
             tf.constant(self.vocabulary), tf.range(len(self.vocabulary), dtype=tf.int64)
         )
@@ -76,7 +144,13 @@ class Tokenizer:
                 table, token_out_type=tf.int64, unknown_token="[UNK]"
             )
         else:
-            self._table = tf.lookup.StaticHashTable(initializer, default_value=UNK_ID)
+            self._table = tf.lookup.StaticHashTable(initializer, default_value=self.special_ids.unk)
+
+    @property
+    def resources(self) -> tf.Module | tf.lookup.StaticHashTable:
+        """The lookup table (or the tensorflow-text tokenizer holding it) that `tokenize` uses;
+        a SavedModel must track it to save the vocabulary."""
+        return self._wordpiece if self.config.kind == "wordpiece" else self._table
 
     @property
     def vocabulary_size(self) -> int:
@@ -104,16 +178,37 @@ class Tokenizer:
         atomic_write.write_text(path, "".join(token + "\n" for token in self.vocabulary))
 
     @classmethod
-    def from_files(cls, vocabulary_path: str, config: TokenizerConfig) -> "Tokenizer":
-        """Rebuilds a tokenizer from a `vocab.txt` and its config."""
+    def from_files(
+        cls,
+        vocabulary_path: str,
+        config: TokenizerConfig,
+        special_ids: SpecialTokenIds | None = None,
+    ) -> "Tokenizer":
+        """Rebuilds a tokenizer from a `vocab.txt` and its config.
+
+        Raises:
+            InputError: naming the file: missing, not UTF-8, or not a usable vocabulary.
+        """
+        vocabulary = read_vocabulary(vocabulary_path)
         try:
-            with open(vocabulary_path, encoding="utf-8") as f:
-                vocabulary = [line.rstrip("\n") for line in f]
-        except FileNotFoundError:
-            raise InputError(f"{vocabulary_path}: vocabulary file not found") from None
-        except UnicodeDecodeError as e:
-            raise InputError(f"{vocabulary_path}: not valid UTF-8 ({e.reason})") from None
-        return cls(vocabulary, config)
+            return cls(vocabulary, config, special_ids)
+        except InputError as e:
+            raise InputError(f"{vocabulary_path}: {e}") from None
+
+
+def read_vocabulary(path: str) -> list[str]:
+    """The tokens of a `vocab.txt`, one a line, in id order (`\n` or `\r\n` line ends).
+
+    Raises:
+        InputError: a missing file or one that is not UTF-8.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.rstrip("\r\n") for line in f]
+    except FileNotFoundError:
+        raise InputError(f"{path}: vocabulary file not found") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not valid UTF-8 ({e.reason})") from None
 
 
 def learn_vocabulary(

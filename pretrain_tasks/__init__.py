@@ -5,6 +5,7 @@ Adding a task: one file with a `PretrainingTask` subclass, one line below.
 
 from bert_tf.errors import InputError
 from bert_tf.plugin_settings import constructor_arguments, plugin_settings
+from bert_tf.tokenization import SpecialTokenIds
 from pretrain_tasks.base import CORE_ARGUMENTS, PretrainingTask
 from pretrain_tasks.masked_lm import MaskedLM
 from pretrain_tasks.next_sentence import NextSentence
@@ -63,7 +64,14 @@ def check_choice(names, loss_weights=None, task_settings=None) -> None:
             )
 
 
-def build_tasks(names, vocabulary_size, max_seq_length, loss_weights=None, task_settings=None):
+def build_tasks(
+    names,
+    vocabulary_size,
+    max_seq_length,
+    loss_weights=None,
+    task_settings=None,
+    special_ids=SpecialTokenIds(),
+):
     """Instantiates tasks by name, each with the settings it takes.
 
     Args:
@@ -72,6 +80,7 @@ def build_tasks(names, vocabulary_size, max_seq_length, loss_weights=None, task_
         max_seq_length: int.
         loss_weights: dict[str, float] or None. Per-task loss weight (default 1).
         task_settings: dict or None. Given task settings; the others keep their defaults.
+        special_ids: SpecialTokenIds. The vocabulary's (`Tokenizer.special_ids`).
 
     Returns:
         list[PretrainingTask].
@@ -85,7 +94,15 @@ def build_tasks(names, vocabulary_size, max_seq_length, loss_weights=None, task_
     for name in names:
         cls = get(name)
         own = {k: v for k, v in task_settings.items() if k in constructor_arguments(cls)}
-        tasks.append(cls(vocabulary_size, max_seq_length, loss_weights.get(name, 1.0), **own))
+        tasks.append(
+            cls(
+                vocabulary_size,
+                max_seq_length,
+                loss_weights.get(name, 1.0),
+                special_ids=special_ids,
+                **own,
+            )
+        )
     return tasks
 
 

@@ -7,9 +7,10 @@ import tensorflow as tf
 
 from bert_tf.plugin_settings import constructor_arguments
 from bert_tf.pretraining_data import SINGLE_SEGMENT, ExampleLayout
+from bert_tf.tokenization import SpecialTokenIds
 
 #: Constructor arguments the core sets; a task's other arguments are its own settings.
-CORE_ARGUMENTS = ("vocabulary_size", "max_seq_length", "loss_weight")
+CORE_ARGUMENTS = ("vocabulary_size", "max_seq_length", "loss_weight", "special_ids")
 
 
 class PretrainingTask:
@@ -26,6 +27,8 @@ class PretrainingTask:
         vocabulary_size: int. Token ids in the vocabulary.
         max_seq_length: int. Longest input sequence, special tokens included.
         loss_weight: float. Weight of this task's loss in the total.
+        special_ids: SpecialTokenIds. Where the vocabulary has [PAD], [UNK], [CLS], [SEP] and
+            [MASK] (`Tokenizer.special_ids`; the default is a learned vocabulary's layout).
     """
 
     name: ClassVar[str]
@@ -33,10 +36,17 @@ class PretrainingTask:
     #: task asks for them (the pipeline builds one layout for all the tasks of a run).
     example_layout: ClassVar[ExampleLayout] = SINGLE_SEGMENT
 
-    def __init__(self, vocabulary_size: int, max_seq_length: int, loss_weight: float = 1.0):
+    def __init__(
+        self,
+        vocabulary_size: int,
+        max_seq_length: int,
+        loss_weight: float = 1.0,
+        special_ids: SpecialTokenIds = SpecialTokenIds(),
+    ):
         self.vocabulary_size = vocabulary_size
         self.max_seq_length = max_seq_length
         self.loss_weight = loss_weight
+        self.special_ids = special_ids
 
     def describe(self) -> dict:
         """What the bundle records of this task: its name, loss weight and own settings."""

@@ -6,7 +6,7 @@ import tensorflow_text as tf_text
 from keras import ops
 
 from bert_tf.errors import InputError
-from bert_tf.tokenization import CLS_ID, MASK_ID, PAD_ID, SEP_ID, UNK_ID
+from bert_tf.tokenization import SpecialTokenIds
 from pretrain_tasks.base import PretrainingTask
 
 
@@ -101,8 +101,9 @@ class MaskedLM(PretrainingTask):
         loss_weight=1.0,
         max_predictions_per_seq=20,
         mask_rate=0.15,
+        special_ids=SpecialTokenIds(),
     ):
-        super().__init__(vocabulary_size, max_seq_length, loss_weight)
+        super().__init__(vocabulary_size, max_seq_length, loss_weight, special_ids)
         if max_predictions_per_seq <= 0:
             raise InputError(
                 f"--max_predictions_per_seq={max_predictions_per_seq}: expected a positive number"
@@ -116,10 +117,10 @@ class MaskedLM(PretrainingTask):
         selector = tf_text.RandomItemSelector(
             max_selections_per_batch=self.max_predictions_per_seq,
             selection_rate=self.mask_rate,
-            unselectable_ids=[PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID],
+            unselectable_ids=list(self.special_ids.all()),
             shuffle_fn=_seeded_shuffle(tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)),
         )
-        chooser = tf_text.MaskValuesChooser(self.vocabulary_size, MASK_ID, 0.8, 0.1)
+        chooser = tf_text.MaskValuesChooser(self.vocabulary_size, self.special_ids.mask, 0.8, 0.1)
         masked_ids, positions, original_ids = tf_text.mask_language_model(
             batch["token_ids"], selector, chooser
         )

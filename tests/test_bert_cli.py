@@ -19,8 +19,7 @@ from bert_tf.pretraining import PretrainConfig
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A backbone with a constructor argument no registered backbone has: `wobble_factor`.
-TOY_BACKBONE = textwrap.dedent(
-    '''
+TOY_BACKBONE = textwrap.dedent('''
     import keras
 
     from backbones.base import Backbone, backbone_inputs
@@ -48,8 +47,7 @@ TOY_BACKBONE = textwrap.dedent(
             pooled = keras.layers.Lambda(lambda s: s[:, 0, :])(x)
             super().__init__(inputs, {"sequence_output": x, "pooled_output": pooled},
                              embedding, config, **kwargs)
-    '''
-)
+    ''')
 
 
 def script_flags(config_class, with_tasks, argv=("prog",)):
@@ -121,25 +119,24 @@ def test_a_registered_backbones_new_argument_becomes_a_flag(tmp_path, monkeypatc
     assert "toy: How much the toy wobbles." in flag_values["wobble_factor"].help
     config = bert_cli.config_from_flags(FinetuneConfig, flag_values)
     assert config.backbone == "toy" and config.backbone_overrides == {"wobble_factor": 5}
-    assert backbones.backbone_config("toy", 10, "tiny", **config.backbone_overrides)[
-        "wobble_factor"
-    ] == 5
+    assert (
+        backbones.backbone_config("toy", 10, "tiny", **config.backbone_overrides)["wobble_factor"]
+        == 5
+    )
 
 
 @pytest.mark.parametrize("script", ["train_bert_lm.py", "train_bert_fine_tuning.py"])
 def test_the_scripts_offer_a_registered_backbones_new_flag(tmp_path, script):
     """The real script, run with one more backbone registered, lists its flag in --help."""
     (tmp_path / "toy_backbone.py").write_text(TOY_BACKBONE, encoding="utf-8")
-    program = textwrap.dedent(
-        f"""
+    program = textwrap.dedent(f"""
         import runpy, sys
         sys.path[:0] = [{str(tmp_path)!r}, {REPO!r}]
         import backbones, toy_backbone
         backbones.BACKBONES["toy"] = toy_backbone.ToyBackbone
         sys.argv = [{script!r}, "--help"]
         runpy.run_path({os.path.join(REPO, script)!r}, run_name="__main__")
-        """
-    )
+        """)
     result = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=300, cwd=REPO
     )

@@ -23,7 +23,7 @@ import tensorflow as tf
 from finetuning_support import assert_clean_error, checkpoint_step, run_script  # noqa: E402
 from tiny_configs import tiny_flags, tiny_overrides
 
-from bert_tf import bundle
+from bert_tf import backbone_source, bundle
 from bert_tf.classifier_bundle import load_classifier
 from bert_tf.errors import InputError, TrainingError
 from bert_tf.finetuning import FinetuneConfig, run_finetuning
@@ -276,6 +276,24 @@ def test_each_contradicting_setting_is_named(tmp_path, files, bundle_copy, chang
     with pytest.raises(InputError, match="contradict the bundle") as error:
         finetune_in_process(files, tmp_path / "out", init_checkpoint=bundle_copy, **settings)
     assert fragment in str(error.value)
+
+
+def test_dropout_applies_over_the_bundle_instead_of_contradicting_it(bundle_copy):
+    """Dropout shapes no weight: a bundle pretrained without it fine-tunes with it."""
+    config = FinetuneConfig(max_seq_length=32, backbone_overrides={"dropout": 0.3})
+    source = backbone_source.from_bundle(config, bundle_copy)
+    assert source.config["dropout"] == 0.3
+    saved = bundle.read_bundle_config(bundle_copy)["backbone"]["config"]
+    assert {k: v for k, v in source.config.items() if k != "dropout"} == {
+        k: v for k, v in saved.items() if k != "dropout"
+    }
+    with pytest.raises(InputError, match="--hidden_dim=64"):
+        backbone_source.from_bundle(
+            FinetuneConfig(
+                max_seq_length=32, backbone_overrides={"dropout": 0.3, "hidden_dim": 64}
+            ),
+            bundle_copy,
+        )
 
 
 @pytest.mark.slow

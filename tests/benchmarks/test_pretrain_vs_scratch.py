@@ -404,7 +404,9 @@ def test_single_label_sweeps_choose_on_valid_accuracy_from_another_corpus(tmp_pa
         "tiny", 4, 1e-3, {"train_small.txt": 1}, (1e-3, 3e-3), (0, 1), problem_type="single_label"
     )
     corpus = str(tmp_path / "tags" / "pretrain.txt")
-    plan = Plan(budget, str(tmp_path / "sections"), str(tmp_path / "work"), 2, corpus)
+    plan = Plan(
+        budget, str(tmp_path / "sections"), str(tmp_path / "work"), 2, pretrain_corpus=corpus
+    )
     *_, records = run_benchmark(plan, ["transformer"])
 
     assert seen["corpora"] == [corpus]

@@ -23,3 +23,10 @@ def test_bucket_boundaries_are_increasing_and_below_max_length():
     assert boundaries == sorted(boundaries) and len(set(boundaries)) == len(boundaries)
     assert boundaries[0] > 0 and boundaries[-1] < 128
     assert bucket_boundaries(4) == [1, 2, 3]
+
+
+def test_pad_batch_pads_with_the_given_pad_id():
+    batch = {"token_ids": tf.ragged.constant([[101, 7, 102], [101, 102]], tf.int32)}
+    padded = pad_batch(batch, pad_id=9)
+    assert padded["token_ids"].numpy().tolist() == [[101, 7, 102], [101, 102, 9]]
+    assert padded["padding_mask"].numpy().tolist() == [[1, 1, 1], [1, 1, 0]]

@@ -244,3 +244,39 @@ def test_saving_again_replaces_the_bundle(saved, tiny_tokenizer):
     arrays = weights_file.read_weights(os.path.join(directory, bundle.BACKBONE_WEIGHTS_FILE))
     for variable in model.backbone.weights:
         assert np.array_equal(arrays[variable.path], variable.numpy())
+
+
+def test_config_records_the_special_token_ids(saved):
+    directory, _, _ = saved
+    tokenizer = bundle.read_bundle_config(directory)["tokenizer"]
+    assert tokenizer["special_token_ids"] == {
+        "[PAD]": 0,
+        "[UNK]": 1,
+        "[CLS]": 2,
+        "[SEP]": 3,
+        "[MASK]": 4,
+    }
+    assert tokenizer["strip_accents"] is False
+
+
+def test_a_bundle_written_before_special_ids_were_recorded_still_loads(saved, tiny_tokenizer):
+    """Bundles of format 1 written earlier have no `special_token_ids` nor `strip_accents`:
+    the ids are then found by name, and accents kept, as those bundles were trained."""
+    directory, _, _ = saved
+    path = os.path.join(directory, bundle.CONFIG_FILE)
+    with open(path, encoding="utf-8") as f:
+        config = json.load(f)
+    del config["tokenizer"]["special_token_ids"], config["tokenizer"]["strip_accents"]
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(config, f)
+    loaded = bundle.load_tokenizer(directory, bundle.read_bundle_config(directory))
+    assert loaded.special_ids == tiny_tokenizer.special_ids
+    assert loaded.config == tiny_tokenizer.config
+
+
+def test_special_ids_that_contradict_the_vocabulary_are_refused(saved):
+    directory, _, _ = saved
+    config = bundle.read_bundle_config(directory)
+    config["tokenizer"]["special_token_ids"]["[MASK]"] = 7
+    with pytest.raises(InputError, match=r"vocab.txt: .*config says .*'\[MASK\]': 7"):
+        bundle.load_tokenizer(directory, config)

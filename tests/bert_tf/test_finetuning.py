@@ -361,3 +361,35 @@ def test_tiny_run_on_the_sample_beats_the_frequency_baselines(tmp_path):
     assert achieved > frequent + 0.05, (achieved, frequent, results["history"])
     assert achieved > priors + 0.02, (achieved, priors, results["history"])
     assert results["arm"] == "no_bundle"
+
+
+def test_rare_label_options_train_save_and_reload(bundles, labeled, tmp_path):
+    """Mean-max pooling, the class-balanced loss and shrunk per-label thresholds run end to end,
+    and the saved model predicts what the run scored."""
+    config = config_for(
+        bundles["transformer"],
+        labeled,
+        tmp_path,
+        epochs=1,
+        pooling="mean_max",
+        loss="class_balanced",
+        per_label_thresholds=True,
+        threshold_shrinkage=5.0,
+    )
+    results = run_finetuning(config)
+    model, tokenizer, saved = load_classifier(os.path.join(tmp_path, "model"))
+    assert saved["classifier"]["pooling"] == "mean_max"
+    assert len(saved["classifier"]["thresholds"]) == len(saved["classifier"]["labels"])
+    test = read_labeled_file(labeled["test_file"])
+    probabilities = predict_probabilities(model, tokenizer, test.texts, saved["max_seq_length"])
+    truth, _ = LabelSet(saved["classifier"]["labels"]).encode(test.labels)
+    decided = metrics.decide_labels(probabilities, saved["classifier"]["thresholds"])
+    scores = metrics.multilabel_scores(truth > 0, decided)
+    assert scores["micro_f1"] == pytest.approx(results["test"]["micro_f1"])
+
+
+def test_unknown_loss_and_negative_shrinkage_are_input_errors(labeled, tmp_path):
+    with pytest.raises(InputError, match="--loss=hinge"):
+        config_for("", labeled, tmp_path, loss="hinge").validate()
+    with pytest.raises(InputError, match="--threshold_shrinkage=-1"):
+        config_for("", labeled, tmp_path, threshold_shrinkage=-1.0).validate()

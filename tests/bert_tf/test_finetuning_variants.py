@@ -16,7 +16,7 @@ from bert_tf.classifier_bundle import load_classifier
 from bert_tf.errors import InputError
 from bert_tf.finetuning import FinetuneConfig, run_finetuning
 from bert_tf.labeled_data import LabelSet, read_labeled_file
-from bert_tf.prediction import predict_lines, predict_probabilities
+from bert_tf.prediction import ClassifierPredictor, predict_lines, predict_probabilities
 from bert_tf.pretraining import PretrainConfig, run_pretraining
 
 BACKBONE_NAMES = sorted(backbones.BACKBONES)
@@ -126,9 +126,8 @@ def test_frozen_weights_are_bit_identical_after_training(single_label_pairs):
 
 @pytest.mark.slow
 def test_the_saved_pair_model_predicts_the_classes_it_was_scored_on(single_label_pairs, pair_files):
-    model, tokenizer, config = load_classifier(
-        os.path.join(single_label_pairs["output_dir"], finetuning.MODEL_DIR)
-    )
+    model_dir = os.path.join(single_label_pairs["output_dir"], finetuning.MODEL_DIR)
+    model, tokenizer, config = load_classifier(model_dir)
     classifier = config["classifier"]
     assert isinstance(model, SingleLabelClassifier)
     assert (classifier["problem_type"], classifier["text_pairs"]) == ("single_label", True)
@@ -141,13 +140,14 @@ def test_the_saved_pair_model_predicts_the_classes_it_was_scored_on(single_label
     assert accuracy == pytest.approx(single_label_pairs["results"]["test"]["accuracy"])
 
     lines = [f"{a}\t{b}" for a, b in zip(test.texts, test.second_texts)]
-    printed = list(predict_lines(lines, model, tokenizer, config, batch_size=5))
+    predictor = ClassifierPredictor(model_dir)
+    printed = list(predict_lines(lines, predictor, batch_size=5))
     assert [line.split(":")[0] for line in printed] == [
         classifier["labels"][i] for i in np.argmax(probabilities, axis=1)
     ]
     assert all("\t" not in line for line in printed)  # one class each
     with pytest.raises(InputError, match="input line 7: 1 tab-separated texts"):
-        list(predict_lines(lines[:6] + ["no tab here"], model, tokenizer, config, batch_size=5))
+        list(predict_lines(lines[:6] + ["no tab here"], predictor, batch_size=5))
 
 
 @pytest.mark.slow
@@ -212,8 +212,13 @@ def test_pairs_in_one_file_and_single_texts_in_another_are_an_error(tmp_path):
         (dict(freeze="bottom:two"), "--freeze=bottom:two"),
         (
             dict(problem_type="single_label", per_label_thresholds=True),
-            "--per_label_thresholds: single_label",
+            "--per_label_thresholds: a multi_label setting",
         ),
+        (
+            dict(problem_type="single_label", threshold_shrinkage=5.0),
+            "--threshold_shrinkage=5.0: a multi_label setting",
+        ),
+        (dict(problem_type="single_label", loss="focal"), "--loss=focal: a multi_label setting"),
     ],
 )
 def test_settings_no_run_can_use_are_named(tmp_path, changes, message):

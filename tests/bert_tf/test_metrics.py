@@ -158,3 +158,20 @@ def test_weighted_micro_f1_on_known_counts():
     )
     # Row 1 at half weight: tp 2, wrong 1 + 0.5 * 2.
     assert weighted_micro_f1(y_true, y_pred, [1, 0.5]) == pytest.approx(4 / 6)
+
+
+def test_shrinkage_moves_a_label_the_share_its_positives_earn():
+    """k = n: halfway from the global threshold to the label's own best."""
+    n = 40
+    truth = np.zeros((n, 4), dtype=bool)
+    truth[:, 2] = True
+    truth[: n // 2, 0] = True
+    probs = np.zeros((n, 4), dtype=np.float32)
+    probs[:, 0] = np.where(truth[:, 0], 0.8, 0.6)
+    probs[:, 2] = 0.95
+    own = tune_threshold(probs, truth, per_label=True)
+    global_threshold = tune_threshold(probs, truth)
+    shrunk = tune_threshold(probs, truth, per_label=True, shrinkage=n // 2)
+    assert shrunk[0] == pytest.approx((own[0] + global_threshold) / 2)
+    huge = tune_threshold(probs, truth, per_label=True, shrinkage=1e9)
+    np.testing.assert_allclose(huge, global_threshold, atol=1e-6)

@@ -25,9 +25,8 @@ from bert_tf.pretraining_data import (
     tokenize_corpus,
 )
 from bert_tf.tokenization import (
-    CLS_ID,
-    SEP_ID,
     SPECIAL_TOKENS,
+    SpecialTokenIds,
     Tokenizer,
     TokenizerConfig,
     learn_vocabulary,
@@ -36,6 +35,7 @@ from pretrain_tasks.base import PretrainingTask
 from pretrain_tasks.masked_lm import MaskedLM
 from pretrain_tasks.next_sentence import NextSentence
 
+CLS_ID, SEP_ID = SpecialTokenIds().cls, SpecialTokenIds().sep  # a learned vocabulary's
 SAMPLE_CORPUS = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
     "data",
@@ -474,3 +474,27 @@ def test_same_seed_gives_same_pairs_and_masks(mixed_corpus):
     other = first_batches(mixed_corpus, seed=12)
     assert same_batches(first, again)
     assert not same_batches(first, other)
+
+
+@pytest.mark.parametrize("tasks", [("masked_lm",), ("masked_lm", "next_sentence")])
+def test_examples_use_the_vocabularys_special_ids(mixed_corpus, tasks):
+    """With the special tokens after the corpus's ids (as Google's vocabulary has them after
+    `[unused]` tokens), no example carries the learned layout's [CLS] 2 or [SEP] 3, and masking
+    never selects a special token."""
+    first = len(SPECIAL_TOKENS) + len(mixed_corpus.token_ids)
+    moved = SpecialTokenIds(pad=0, unk=first, cls=first + 1, sep=first + 2, mask=first + 3)
+    built = [
+        cls(first + 4, 24, special_ids=moved)
+        for cls in (MaskedLM, NextSentence)
+        if cls.name in tasks
+    ]
+    dataset, _ = pretraining_dataset(
+        mixed_corpus, built, max_seq_length=24, batch_size=8, seed=0, special_ids=moved
+    )
+    for example in examples(dataset, 6):
+        tokens = unmasked(example)
+        assert tokens[0] == moved.cls and tokens[-1] == moved.sep
+        assert np.sum(tokens == moved.sep) == len(tasks)  # one [SEP] per segment
+        assert not np.isin(tokens, [2, 3]).any()
+        real = example["masked_lm_weights"] == 1
+        assert not np.isin(example["masked_lm_ids"][real], moved.all()).any()

@@ -8,7 +8,7 @@ import tensorflow as tf
 from bert_tf.errors import InputError
 from bert_tf.tokenization import (
     SPECIAL_TOKENS,
-    UNK_ID,
+    SpecialTokenIds,
     Tokenizer,
     TokenizerConfig,
     learn_vocabulary,
@@ -106,7 +106,7 @@ def test_wordpiece_folds_case_keeps_accents_and_composes_nfc():
     hello, accented, world, plural = 5, 6, 7, 8
     assert ids("Héllo WORLDS") == [accented, world, plural]
     assert ids("HELLO he\u0301llo") == [hello, accented]  # NFD input composed to é
-    assert ids("hallo") == [UNK_ID]
+    assert ids("hallo") == [tokenizer.special_ids.unk]
 
 
 def test_wordpiece_without_case_folding_keeps_case():
@@ -147,24 +147,53 @@ def test_whitespace_ids_and_unknown():
     tokenizer = Tokenizer(list(SPECIAL_TOKENS) + ["w123", "c456"], config)
     ids = tokenizer.tokenize(tf.constant(["w123 c456  W123\tw9", "c456-x c456"])).to_list()
     # Whitespace only: no split at digits or punctuation; unknown tokens become [UNK] (id 1).
-    assert ids == [[5, 6, 5, UNK_ID], [UNK_ID, 6]]
-    assert UNK_ID == 1
+    assert ids == [[5, 6, 5, 1], [1, 6]]
+    assert tokenizer.special_ids.unk == 1
 
 
-@pytest.mark.parametrize(
-    "vocabulary",
-    [
-        ["hello", "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
-        ["[PAD]", "[UNK]", "[CLS]", "[SEP]"],
-        ["[UNK]", "[PAD]", "[CLS]", "[SEP]", "[MASK]", "hello"],
-    ],
-)
+#: Google's (and keras-hub's) layout: [PAD], [unused] tokens, then [UNK] [CLS] [SEP] [MASK].
+GOOGLE_LAYOUT = ["[PAD]", "[unused0]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "w123"]
+
+
 @pytest.mark.parametrize("kind", ["wordpiece", "whitespace"])
-def test_vocabulary_must_start_with_special_tokens(vocabulary, kind):
-    with pytest.raises(
-        InputError, match=r"must start with \[PAD\] \[UNK\] \[CLS\] \[SEP\] \[MASK\]"
-    ):
-        Tokenizer(vocabulary, TokenizerConfig(kind))
+def test_special_tokens_are_found_by_name_anywhere(kind):
+    tokenizer = Tokenizer(GOOGLE_LAYOUT + ["[unused2]", "c456"], TokenizerConfig(kind))
+    assert tokenizer.special_ids == SpecialTokenIds(pad=0, unk=3, cls=4, sep=5, mask=6)
+    assert tokenizer.special_ids.by_name() == {
+        "[PAD]": 0,
+        "[UNK]": 3,
+        "[CLS]": 4,
+        "[SEP]": 5,
+        "[MASK]": 6,
+    }
+    assert tokenizer.tokenize(tf.constant(["w123 nothing c456"])).to_list() == [[7, 3, 9]]
+    reordered = Tokenizer(
+        ["hello", "[UNK]", "[PAD]", "[MASK]", "[SEP]", "[CLS]"], TokenizerConfig()
+    )
+    assert reordered.special_ids.all() == (2, 1, 5, 4, 3)
+
+
+@pytest.mark.parametrize("kind", ["wordpiece", "whitespace"])
+def test_vocabulary_without_a_special_token_is_rejected(kind):
+    with pytest.raises(InputError, match=r"no \[MASK\]; expected each of \[PAD\] \[UNK\]"):
+        Tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"], TokenizerConfig(kind))
+
+
+def test_special_ids_given_by_a_config_must_match_the_vocabulary(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(GOOGLE_LAYOUT) + "\n", encoding="utf-8")
+    recorded = SpecialTokenIds(pad=0, unk=3, cls=4, sep=5, mask=6)
+    assert Tokenizer.from_files(str(path), TokenizerConfig(), recorded).special_ids == recorded
+    with pytest.raises(InputError, match=r"vocab.txt: .*\[MASK\]': 6.*config says"):
+        Tokenizer.from_files(str(path), TokenizerConfig(), SpecialTokenIds())
+
+
+def test_strip_accents_as_uncased_bert_does():
+    stripped = TokenizerConfig(lower_case=True, strip_accents=True)
+    assert normalized("Café Naïve ÅNGSTRÖM", stripped) == "cafe naive angstrom"
+    assert normalized("Café", TokenizerConfig()) == "café"  # kept by default
+    tokenizer = Tokenizer(list(SPECIAL_TOKENS) + ["cafe", "café"], stripped)
+    assert tokens_of(tokenizer, "CAFÉ") == ["cafe"]
 
 
 def test_vocabulary_with_duplicates_is_rejected():

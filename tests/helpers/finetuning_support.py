@@ -16,8 +16,7 @@ from tiny_configs import tiny_overrides
 
 import backbones
 from backbones.base import model_inputs_example
-from bert_tf import bundle
-from bert_tf.classifier import MultiLabelClassifier
+from bert_tf import bundle, problem_types
 from bert_tf.classifier_bundle import save_classifier
 from bert_tf.pretraining import PretrainConfig, run_pretraining
 from bert_tf.tokenization import Tokenizer, TokenizerConfig, learn_vocabulary
@@ -156,21 +155,32 @@ def make_untrained_bundle(directory, backbone_name: str = "transformer") -> str:
     return directory
 
 
-def make_untrained_classifier(directory, labels, thresholds) -> str:
+def make_untrained_classifier(
+    directory,
+    labels,
+    thresholds,
+    backbone_name: str = "transformer",
+    problem_type: str = "multi_label",
+    text_pairs: bool = False,
+) -> str:
     """A fine-tuned model directory (as fine-tuning saves one) holding an untrained tiny
-    Transformer classifier, for tests about using a saved model rather than training one."""
+    classifier of `problem_type` (single-label: `thresholds` None), on single texts or on
+    pairs, for tests about using a saved model rather than training one."""
     directory = str(directory)
-    tokenizer, backbone = _untrained_tiny_backbone("transformer")
-    model = MultiLabelClassifier(backbone, len(labels), "mean")
+    tokenizer, backbone = _untrained_tiny_backbone(backbone_name)
+    model = problem_types.get(problem_type).classifier_class(
+        backbone, len(labels), backbones.get(backbone_name).DEFAULT_POOLING
+    )
     model(model_inputs_example())
     save_classifier(
         directory,
         model=model,
-        backbone_name="transformer",
+        backbone_name=backbone_name,
         tokenizer=tokenizer,
         labels=list(labels),
         thresholds=thresholds,
         max_seq_length=32,
+        text_pairs=text_pairs,
     )
     return directory
 

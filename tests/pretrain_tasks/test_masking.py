@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf.tokenization import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID
+from bert_tf.tokenization import SPECIAL_TOKENS, SpecialTokenIds
 from pretrain_tasks.masked_lm import MaskedLM
 
-SPECIAL_IDS = (PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID)
+SPECIAL_IDS = SpecialTokenIds().all()  # where a learned vocabulary has them
+PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = SPECIAL_IDS
 
 MASKING_VOCABULARY = 60
 MASKING_MAX_PREDICTIONS = 20
@@ -143,3 +144,29 @@ def test_masking_keeps_other_batch_keys():
     out = MaskedLM(MASKING_VOCABULARY, 8, max_predictions_per_seq=4).preprocess(batch)
     assert out["segment_ids"].to_list() == [[0, 0, 0, 0, 1, 1]]
     assert out["next_sentence_labels"].numpy().tolist() == [1]
+
+
+def test_masking_uses_the_vocabularys_special_ids():
+    """Google's layout: [PAD] 0, [UNK] 100, [CLS] 101, [SEP] 102, [MASK] 103; ids 0-4 are
+    `[PAD]` and `[unused]` tokens there, so nothing may assume the learned layout."""
+    google = SpecialTokenIds(pad=0, unk=100, cls=101, sep=102, mask=103)
+    rng = np.random.default_rng(3)
+    rows = []
+    for _ in range(400):
+        body = rng.integers(104, 300, 30)
+        body[rng.choice(30, size=2, replace=False)] = [100, 103]
+        rows.append([101, *body[:15], 102, *body[15:], 102])
+    task = MaskedLM(300, 64, max_predictions_per_seq=8, special_ids=google)
+    out = task.preprocess({"token_ids": tf.ragged.constant(rows, tf.int32)})
+    weights = out["masked_lm_weights"].numpy()
+    real = weights == 1
+    labels = out["masked_lm_ids"].numpy()[real]
+    assert not set(labels.tolist()) & set(google.all())
+    masked = out["token_ids"].to_list()
+    masked_to = [
+        masked[row][position]
+        for row, slots in enumerate(out["masked_lm_positions"].numpy())
+        for position in slots[real[row]]
+    ]
+    assert abs(np.mean(np.asarray(masked_to) == 103) - 0.8) < 0.05  # [MASK] is 103 here
+    assert np.mean(np.asarray(masked_to) == SpecialTokenIds().mask) < 0.01  # not id 4

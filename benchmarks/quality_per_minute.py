@@ -1,0 +1,270 @@
+"""Quality per CPU-minute: fine-tuned test micro- and macro-F1 against the CPU-minutes spent
+pretraining, one curve per pretraining recipe, with TF-IDF + logistic regression as the line to
+beat.
+
+    python -m benchmarks.quality_per_minute --data_dir=../shared/data/debian-tags \\
+        --recipes=bert,mlm_nodrop --minutes=5,10,20,40 --out=docs/benchmarks/quality_per_minute
+
+Every pretraining run gets one thread (two run side by side with `--jobs=2`), so a CPU-minute
+is a minute of one core. A recipe is first calibrated: a short run gives its steps/s and its
+fixed cost (reading and tokenizing the corpus, building the model); each point then trains as
+many steps as fit its minutes. The curve's x is the CPU time the pretraining process really
+used (user + system, from the operating system), not the target. Each bundle is fine-tuned as
+`benchmarks.pretrain_vs_scratch` does (learning rate chosen on valid, then more seeds), with the
+same fine-tuning flags for every point and for the scratch point at 0 minutes. Runs whose
+results exist are reused, so an interrupted benchmark continues where it stopped.
+"""
+
+import argparse
+import concurrent.futures
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import threading
+
+from benchmarks import pretrain_vs_scratch as pvs
+from benchmarks.quality_per_minute_report import write_outputs
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A way to pretrain: `train_bert_lm.py` flags beside the corpus, vocabulary and steps."""
+
+    description: str
+    flags: tuple
+
+
+RECIPES = {
+    "bert": Recipe(
+        "masked LM (15%) + next sentence, dropout 0.1: `--budget=full` before this benchmark",
+        ("--tasks=masked_lm,next_sentence",),
+    ),
+    "mlm": Recipe(
+        "masked LM (15%) alone, one segment packed from a document's sentences, dropout 0.1",
+        ("--tasks=masked_lm",),
+    ),
+    "mlm_nodrop": Recipe(
+        "masked LM (15%) alone, packed as mlm, no dropout in pretraining",
+        ("--tasks=masked_lm", "--dropout=0"),
+    ),
+    "mlm_nodrop_mask25": Recipe(
+        "masked LM (25%) alone, packed as mlm, no dropout in pretraining",
+        ("--tasks=masked_lm", "--dropout=0", "--mask_rate=0.25", "--max_predictions_per_seq=32"),
+    ),
+}
+
+#: Steps of a calibration run: long enough that tracing is a small part of it.
+CALIBRATION_STEPS = 400
+MODEL_SIZE = "tiny"
+BACKBONE = "transformer"
+PRETRAIN_LEARNING_RATE = 1e-3
+#: Fine-tuning, the same for every point: the benchmark's rates, and dropout 0.1 whatever the
+#: bundle was pretrained with.
+FINETUNE = dict(learning_rates=(3e-4, 1e-3, 3e-3), flags=("--dropout=0.1",), epochs=10)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pretrained:
+    """A finished pretraining run: its bundle, steps and the CPU seconds it used."""
+
+    bundle: str
+    steps: int
+    cpu_seconds: float
+
+
+def run_counted(script, args, log_path):
+    """Runs a script of this project on one thread; returns the CPU seconds (user + system)
+    the process used, as the operating system counted them."""
+    env = dict(
+        os.environ, TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS="1"
+    )
+    with open(log_path, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [sys.executable, os.path.join(pvs.ROOT, script), *args],
+            stdout=log,
+            stderr=log,
+            cwd=pvs.ROOT,
+            env=env,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        with open(log_path, encoding="utf-8") as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f"{script} failed (log {log_path}):\n{tail}")
+    return usage.ru_utime + usage.ru_stime
+
+
+def pretrain(recipe_name, steps, directory, plan, vocab_file):
+    """Pretrains `steps` steps with a recipe into `directory` (reused when already done)."""
+    record_path = os.path.join(directory, "cpu.json")
+    if not os.path.isfile(record_path):
+        args = [
+            f"--corpus={os.path.join(plan.data_dir, 'pretrain.txt')}",
+            f"--output_dir={directory}",
+            f"--backbone={BACKBONE}",
+            f"--model_size={MODEL_SIZE}",
+            f"--num_train_steps={steps}",
+            f"--learning_rate={PRETRAIN_LEARNING_RATE}",
+            f"--vocab_file={vocab_file}",
+            "--noresume",
+            *RECIPES[recipe_name].flags,
+        ]
+        os.makedirs(os.path.dirname(directory), exist_ok=True)
+        with plan.slots:
+            pvs._say(f"pretraining {recipe_name}: {steps} steps")
+            cpu_seconds = run_counted("train_bert_lm.py", args, directory + ".log")
+        with open(record_path, "w", encoding="utf-8") as f:
+            json.dump({"steps": steps, "cpu_seconds": cpu_seconds}, f)
+    with open(record_path, encoding="utf-8") as f:
+        record = json.load(f)
+    return Pretrained(directory, record["steps"], record["cpu_seconds"])
+
+
+def calibrate(recipe_name, plan, vocab_file):
+    """(steps per CPU-second, fixed CPU seconds) of a recipe, from one short run."""
+    run = pretrain(
+        recipe_name,
+        CALIBRATION_STEPS,
+        os.path.join(plan.work_dir, recipe_name, "calibration"),
+        plan,
+        vocab_file,
+    )
+    with open(os.path.join(run.bundle, "config.json"), encoding="utf-8") as f:
+        rate = json.load(f)["training_summary"]["steps_per_second"]
+    fixed = max(0.0, run.cpu_seconds - CALIBRATION_STEPS / rate)
+    return rate, fixed
+
+
+def steps_for(minutes, rate, fixed):
+    """The steps that fit `minutes` of CPU time at `rate` steps/s after `fixed` seconds."""
+    return max(1, round((60 * minutes - fixed) * rate))
+
+
+def finetune_records(bundle, arm, train_file, directory, plan, pretrained_steps, seeds, rate=None):
+    """The fine-tuning sweep and seeds of one bundle (`arm` pretrained or scratch); with
+    `rate`, no sweep: every seed at that learning rate."""
+    budget = pvs.Budget(
+        MODEL_SIZE,
+        pretrained_steps,
+        PRETRAIN_LEARNING_RATE,
+        {train_file: FINETUNE["epochs"]},
+        FINETUNE["learning_rates"],
+        seeds,
+        finetune_flags=FINETUNE["flags"],
+    )
+    point_plan = pvs.Plan(budget, plan.data_dir, directory, plan.jobs, plan.slots)
+    os.makedirs(directory, exist_ok=True)
+    if rate is None:
+        return pvs.arm_records(bundle, BACKBONE, arm, train_file, point_plan)
+    with concurrent.futures.ThreadPoolExecutor(len(seeds)) as pool:
+        rows = list(
+            pool.map(
+                lambda seed: pvs.finetune(
+                    bundle, BACKBONE, arm, train_file, rate, seed, point_plan
+                ),
+                seeds,
+            )
+        )
+    for row in rows:
+        row.update(backbone=BACKBONE, chosen=True, stage="fixed_rate")
+    return rows
+
+
+def run_benchmark(plan, recipe_names, minutes, train_file, seeds, finetune_rate=None):
+    """Yields the records so far after each finished point (calibration, pretraining and
+    fine-tuning of one recipe at one budget), so the report can be written as they come."""
+    os.makedirs(plan.work_dir, exist_ok=True)
+    vocab_file = pvs.shared_vocabulary(plan)
+    records, lock = [], threading.Lock()
+
+    def point(recipe_name, budget_minutes):
+        rate, fixed = calibrations[recipe_name].result()
+        steps = steps_for(budget_minutes, rate, fixed)
+        directory = os.path.join(plan.work_dir, recipe_name, f"{budget_minutes:g}min")
+        run = pretrain(recipe_name, steps, os.path.join(directory, "bundle"), plan, vocab_file)
+        rows = finetune_records(
+            run.bundle, "pretrained", train_file, directory, plan, run.steps, seeds, finetune_rate
+        )
+        for row in rows:
+            row.update(
+                recipe=recipe_name,
+                budget_minutes=budget_minutes,
+                cpu_minutes=run.cpu_seconds / 60,
+                pretrain_steps=run.steps,
+                calibrated_steps_per_second=rate,
+            )
+        with lock:
+            records.extend(rows)
+
+    def scratch():
+        bundle = pretrain(
+            recipe_names[0], 1, os.path.join(plan.work_dir, "scratch", "bundle"), plan, vocab_file
+        ).bundle
+        rows = finetune_records(
+            bundle, "scratch", train_file, os.path.join(plan.work_dir, "scratch"), plan, 0, seeds
+        )
+        for row in rows:
+            row.update(recipe="scratch", budget_minutes=0, cpu_minutes=0.0, pretrain_steps=0)
+        with lock:
+            records.extend(rows)
+
+    tfidf = pvs.tfidf_record(train_file, plan)
+    with concurrent.futures.ThreadPoolExecutor(len(recipe_names) * (len(minutes) + 1) + 1) as pool:
+        calibrations = {
+            name: pool.submit(calibrate, name, plan, vocab_file) for name in recipe_names
+        }
+        futures = [pool.submit(scratch)]
+        futures += [pool.submit(point, name, m) for m in minutes for name in recipe_names]
+        for future in concurrent.futures.as_completed(futures):
+            future.result()
+            with lock:
+                snapshot = list(records)
+            yield snapshot, tfidf, {n: c.result() for n, c in calibrations.items() if c.done()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data_dir", required=True, help="As for benchmarks.pretrain_vs_scratch.")
+    parser.add_argument("--work_dir", default=os.path.join(pvs.ROOT, "runs", "quality_per_minute"))
+    parser.add_argument("--out", help="Path prefix of the .json, .md and .png report.")
+    parser.add_argument("--recipes", default="bert,mlm_nodrop", help=f"Of {sorted(RECIPES)}.")
+    parser.add_argument("--minutes", default="5,10,20,40", help="Pretraining CPU-minutes.")
+    parser.add_argument("--train_file", default="train_small.txt")
+    parser.add_argument("--jobs", type=int, default=2, help="Runs at once, one thread each.")
+    parser.add_argument(
+        "--seeds", default="0,1,2", help="Fine-tuning seeds (the first sweeps the rate)."
+    )
+    parser.add_argument(
+        "--finetune_learning_rate",
+        type=float,
+        help="Fine-tune the pretrained points at this rate, chosen beforehand on valid, instead "
+        "of sweeping at each point (the scratch point always sweeps).",
+    )
+    args = parser.parse_args()
+    recipe_names = args.recipes.split(",")
+    unknown = [name for name in recipe_names if name not in RECIPES]
+    if unknown:
+        parser.error(f"--recipes: unknown {unknown}; known: {sorted(RECIPES)}")
+    minutes = [float(m) for m in args.minutes.split(",")]
+    needed = ("pretrain.txt", "valid.txt", "test.txt", args.train_file)
+    missing = [name for name in needed if not os.path.isfile(os.path.join(args.data_dir, name))]
+    if missing:
+        parser.error(f"--data_dir={args.data_dir} lacks {', '.join(missing)}")
+    budget = pvs.Budget(MODEL_SIZE, 0, PRETRAIN_LEARNING_RATE, {args.train_file: 1}, (), (0,))
+    plan = pvs.Plan(budget, args.data_dir, args.work_dir, args.jobs)
+    out = args.out or os.path.join(args.work_dir, "quality_per_minute")
+    command = " ".join(["python -m benchmarks.quality_per_minute", *sys.argv[1:]])
+    seeds = tuple(int(seed) for seed in args.seeds.split(","))
+    runs = run_benchmark(
+        plan, recipe_names, minutes, args.train_file, seeds, args.finetune_learning_rate
+    )
+    for records, tfidf, calibrations in runs:
+        report = write_outputs(records, tfidf, calibrations, RECIPES, args.train_file, command, out)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Per-example multi-label losses on logits, for labels whose frequencies differ by orders of
+magnitude: plain sigmoid cross-entropy, focal loss, and class-balanced cross-entropy."""
+
+import keras
+import numpy as np
+from keras import ops
+
+#: `--loss` choices.
+LOSSES = ("sigmoid", "focal", "class_balanced")
+#: Focal loss's gamma (Lin et al., 2017): easy decisions (p_t near 1) weigh (1 - p_t)^gamma.
+FOCAL_GAMMA = 2.0
+#: Class-balanced loss's beta (Cui et al., 2019): a label seen n times weighs as its
+#: "effective number" (1 - beta^n) / (1 - beta) of examples.
+CLASS_BALANCED_BETA = 0.999
+
+
+def class_balanced_weights(label_matrix: np.ndarray, beta: float = CLASS_BALANCED_BETA):
+    """Each label's positive weight [L] from the train labels [N, L]: inverse effective number,
+    scaled so the mean over labels is 1 (labels never seen get the largest weight's value)."""
+    counts = label_matrix.sum(axis=0)
+    effective = (1.0 - np.power(beta, np.maximum(counts, 1))) / (1.0 - beta)
+    weights = 1.0 / effective
+    return (weights / weights.mean()).astype(np.float32)
+
+
+def multilabel_loss(name: str, labels, logits, positive_weights=None):
+    """Mean over labels and examples of the chosen loss.
+
+    Args:
+        name: str. One of `LOSSES`.
+        labels: float [B, L] multi-hot.
+        logits: float [B, L].
+        positive_weights: float [L] or None. For `class_balanced`: weights of the positive
+            term (negatives keep weight 1), so a rare label's few positives count more.
+    """
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; expected one of {LOSSES}")
+    if name == "sigmoid":
+        return ops.mean(keras.losses.binary_crossentropy(labels, logits, from_logits=True))
+    # Stable log-sigmoids: log p = -softplus(-z), log (1 - p) = -softplus(z).
+    log_p, log_not_p = -ops.softplus(-logits), -ops.softplus(logits)
+    positive, negative = -labels * log_p, -(1.0 - labels) * log_not_p
+    if name == "focal":
+        p = ops.sigmoid(logits)
+        positive = positive * ops.power(1.0 - p, FOCAL_GAMMA)
+        negative = negative * ops.power(p, FOCAL_GAMMA)
+    else:  # class_balanced
+        positive = positive * positive_weights
+    return ops.mean(positive + negative)

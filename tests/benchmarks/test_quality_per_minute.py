@@ -1,0 +1,70 @@
+"""The quality-per-minute benchmark's arithmetic and report, on made-up records."""
+
+import json
+
+import pytest
+
+from benchmarks import quality_per_minute
+from benchmarks import quality_per_minute_report as report
+
+
+def _record(recipe, minutes, micro, macro, seed=0, chosen=True):
+    return dict(
+        recipe=recipe,
+        budget_minutes=minutes,
+        cpu_minutes=minutes * 1.02,
+        pretrain_steps=int(minutes * 100),
+        learning_rate=1e-3,
+        seed=seed,
+        chosen=chosen,
+        valid_micro_f1=micro,
+        valid_macro_f1=macro,
+        test_micro_f1=micro,
+        test_macro_f1=macro,
+    )
+
+
+RECORDS = [
+    _record("scratch", 0, 0.40, 0.05),
+    _record("scratch", 0, 0.42, 0.07, seed=1),
+    _record("bert", 5, 0.50, 0.10),
+    _record("bert", 5, 0.99, 0.99, seed=1, chosen=False),  # a sweep run not chosen: left out
+    _record("bert", 10, 0.60, 0.12),
+]
+TFIDF = {"test_micro_f1": 0.55, "test_macro_f1": 0.20}
+
+
+def test_points_average_the_chosen_runs_only():
+    rows = {(r["recipe"], r["budget_minutes"]): r for r in report.points(RECORDS)}
+    assert rows["scratch", 0]["test_micro_f1"] == pytest.approx(0.41)
+    assert rows["scratch", 0]["seeds"] == 2
+    assert rows["bert", 5]["test_micro_f1"] == pytest.approx(0.50)
+    assert rows["bert", 5]["seeds"] == 1
+
+
+def test_minutes_to_beat_interpolates_and_says_never():
+    curve = report.curves(report.points(RECORDS))["bert"]
+    assert [r["recipe"] for r in curve] == ["scratch", "bert", "bert"]
+    # micro: 0.50 at 5.1 min, 0.60 at 10.2 min; 0.55 is halfway.
+    assert report.minutes_to_beat(curve, "test_micro_f1", 0.55) == pytest.approx(7.65)
+    assert report.minutes_to_beat(curve, "test_macro_f1", 0.20) is None
+
+
+def test_steps_for_takes_the_fixed_cost_off_the_minutes():
+    assert quality_per_minute.steps_for(10, rate=3.0, fixed=60) == 1620
+    assert quality_per_minute.steps_for(0.5, rate=3.0, fixed=60) == 1
+
+
+def test_outputs_are_written(tmp_path):
+    text = report.write_outputs(
+        RECORDS,
+        TFIDF,
+        {"bert": (3.2, 40.0)},
+        quality_per_minute.RECIPES,
+        "train_small.txt",
+        "cmd",
+        str(tmp_path / "q"),
+    )
+    assert "| bert | 7.7 | not within the curve |" in text
+    saved = json.loads((tmp_path / "q.json").read_text())
+    assert len(saved["points"]) == 3 and (tmp_path / "q.png").stat().st_size > 0
