@@ -31,12 +31,14 @@ import concurrent.futures
 import dataclasses
 import json
 import os
+import shlex
 import subprocess
 import sys
 import threading
 import time
 
 import backbones
+from benchmarks import pretrain_vs_scratch_inputs as inputs
 from benchmarks import reports
 from benchmarks.pretrain_vs_scratch_report import write_outputs
 from benchmarks.tfidf_baseline import run_tfidf_baseline, run_tfidf_single_label_baseline
@@ -58,7 +60,9 @@ class Budget:
     `epochs` maps each labeled train file to its fine-tuning epochs (both arms get the same);
     `pooling` is the classifier head's `--pooling` for every backbone (None: each backbone's
     `DEFAULT_POOLING`, as `train_bert_fine_tuning.py` does); `problem_type` is fine-tuning's
-    `--problem_type`; `finetune_flags` go to every fine-tuning run of both arms.
+    `--problem_type`; `finetune_flags` go to every fine-tuning run of both arms, and
+    `finetune_dropout` (None: the bundle's) sets their `--dropout`; `pretrain_flags` go to every
+    pretraining run.
     """
 
     model_size: str
@@ -70,6 +74,8 @@ class Budget:
     pooling: str | None = None
     problem_type: str = "multi_label"
     finetune_flags: tuple = ()
+    finetune_dropout: float | None = None
+    pretrain_flags: tuple = ()
 
     @property
     def train_files(self):
@@ -102,10 +108,13 @@ BUDGETS = {
 class Plan:
     """A budget and where its runs read and write.
 
-    The raw corpus is `pretrain_corpus`, or `<data_dir>/pretrain.txt` when it is empty. Up to
-    `jobs` runs (pretraining or fine-tuning) go at once (`slots` counts them), whichever
-    backbone, arm or sweep they belong to, each limited to `threads` TensorFlow threads: on 2
-    cores, two one-thread runs of a tiny model get more done than one run using both.
+    The raw corpus is `pretrain_corpus`, or `<data_dir>/pretrain.txt` when it is empty. A
+    backbone in `pretrained_bundles` (name -> bundle directory) is not pretrained here: both its
+    arms start from that bundle. The bundles pretrained here use `vocab_file`, else the first
+    given bundle's vocabulary, else one learned from the corpus. Up to `jobs` runs (pretraining
+    or fine-tuning) go at once (`slots` counts them), whichever backbone, arm or sweep they
+    belong to, each limited to `threads` TensorFlow threads: on 2 cores, two one-thread runs of
+    a tiny model get more done than one run using both.
     """
 
     budget: Budget
@@ -115,6 +124,8 @@ class Plan:
     #: Shared by plans whose runs must not exceed `jobs` together; None: a new one.
     slots: threading.Semaphore | None = dataclasses.field(default=None, repr=False, compare=False)
     pretrain_corpus: str = dataclasses.field(default="", kw_only=True)
+    pretrained_bundles: dict = dataclasses.field(default_factory=dict, kw_only=True)
+    vocab_file: str = dataclasses.field(default="", kw_only=True)
 
     def __post_init__(self):
         if self.slots is None:
@@ -160,8 +171,12 @@ def _run(script, args, log_path, threads=0):
 
 
 def shared_vocabulary(plan):
-    """The vocabulary of every bundle, learned once from the corpus with the defaults of
-    `train_bert_lm.py` (so both arms and all backbones tokenize alike)."""
+    """The vocabulary of every bundle pretrained here: `plan.vocab_file`, or a given bundle's,
+    or one learned once from the corpus with the defaults of `train_bert_lm.py` (so both arms
+    and all backbones tokenize alike)."""
+    given = plan.vocab_file or inputs.bundle_vocabulary(plan.pretrained_bundles)
+    if given:
+        return given
     path = os.path.join(plan.work_dir, "vocab.txt")
     if not os.path.isfile(path):
         _say("learning the vocabulary")
@@ -171,11 +186,14 @@ def shared_vocabulary(plan):
 
 
 def pretrain(backbone, plan, vocab_file):
-    """The backbone's bundle, pretrained once (skipped when it is already complete).
+    """The backbone's bundle: the one given in `plan.pretrained_bundles`, or one pretrained
+    here once (skipped when it is already complete).
 
     It takes one of `plan.slots`, so with `jobs` > 1 the backbones pretrain side by side, each
     on `plan.threads` threads: like fine-tuning, a tiny model gets more steps done in total
     that way than by one run at a time on every core."""
+    if backbone in plan.pretrained_bundles:
+        return plan.pretrained_bundles[backbone]
     budget = plan.budget
     bundle = os.path.join(plan.work_dir, f"bundle_{backbone}_{budget.pretrain_steps}steps")
     if not os.path.isfile(os.path.join(bundle, "config.json")):
@@ -187,6 +205,7 @@ def pretrain(backbone, plan, vocab_file):
             f"--num_train_steps={budget.pretrain_steps}",
             f"--learning_rate={budget.pretrain_learning_rate}",
             f"--vocab_file={vocab_file}",
+            *budget.pretrain_flags,
         ]
         with plan.slots:
             _say(f"pretraining {backbone} ({budget.pretrain_steps} steps)")
@@ -194,15 +213,18 @@ def pretrain(backbone, plan, vocab_file):
     return bundle
 
 
-def run_name(backbone, arm, train_file, learning_rate, seed, budget):
-    """A fine-tuning run's directory name: every setting its result depends on.
+def run_name(backbone, arm, train_file, learning_rate, seed, budget, pretrained_steps=None):
+    """A fine-tuning run's directory name: every setting its result depends on, beside those
+    that give a variant its own work directory (`pretrain_vs_scratch_inputs.variant_work_dir`).
 
     A scratch run does not depend on how long the bundle was pretrained (it loads only the
     vocabulary and architecture), so its name leaves that out and budgets that differ only in
-    pretraining steps share their scratch runs. Single-label runs end in `_single_label`
-    (multi-label names are as they always were, so earlier runs are still found).
+    pretraining steps share their scratch runs. A pretrained run is named by its bundle's
+    steps (`pretrained_steps`, the budget's by default). Single-label runs end in
+    `_single_label` (multi-label names are as they always were, so earlier runs are found).
     """
-    arm_part = f"pretrained{budget.pretrain_steps}" if arm == "pretrained" else arm
+    steps = budget.pretrain_steps if pretrained_steps is None else pretrained_steps
+    arm_part = f"pretrained{steps}" if arm == "pretrained" else arm
     pooling = budget.pooling_of(backbone)
     pooling_part = "" if pooling == "mean" else f"_{pooling}pool"
     return (
@@ -217,7 +239,9 @@ def _problem_suffix(budget):
 
 def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
     """One fine-tuning run's record (run, or read back if it already finished)."""
-    name = run_name(backbone, arm, train_file, learning_rate, seed, plan.budget)
+    given = plan.pretrained_bundles.get(backbone)
+    steps = inputs.bundle_steps(given) if given else None
+    name = run_name(backbone, arm, train_file, learning_rate, seed, plan.budget, steps)
     output = os.path.join(plan.work_dir, name)
     metrics_path = os.path.join(output, "metrics.json")
     if not os.path.isfile(metrics_path):
@@ -238,6 +262,11 @@ def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
                     f"--pooling={plan.budget.pooling_of(backbone)}",
                     f"--problem_type={plan.budget.problem_type}",
                     *plan.budget.finetune_flags,
+                    *(
+                        [f"--dropout={plan.budget.finetune_dropout}"]
+                        if plan.budget.finetune_dropout is not None
+                        else []
+                    ),
                 ],
                 output + ".log",
                 plan.threads,
@@ -426,7 +455,33 @@ def main():
         "--train_files",
         help="Comma-separated subset of the budget's labeled train files, e.g. train_small.txt.",
     )
+    parser.add_argument(
+        "--pretrained_bundle",
+        action="append",
+        default=[],
+        metavar="BACKBONE=PATH",
+        help="Start both arms of BACKBONE from this bundle instead of pretraining one "
+        "(repeatable, one per backbone). The bundles pretrained here then use its vocabulary "
+        "(unless --vocab_file).",
+    )
+    parser.add_argument(
+        "--vocab_file",
+        default="",
+        help="The vocabulary of the bundles pretrained here, instead of learning one.",
+    )
+    parser.add_argument(
+        "--pretrain_flags",
+        default="",
+        help='More train_bert_lm.py flags for the bundles pretrained here, e.g. "--tasks=masked_lm '
+        '--dropout=0".',
+    )
+    parser.add_argument(
+        "--finetune_dropout",
+        type=float,
+        help="Fine-tune both arms with this --dropout (default: each bundle's own).",
+    )
     args = parser.parse_args()
+    backbone_names = args.backbones.split(",")
     try:
         budget = budget_with_overrides(
             BUDGETS[args.budget],
@@ -434,17 +489,32 @@ def main():
             args.pooling,
             args.train_files,
             args.problem_type,
+            pretrain_flags=tuple(shlex.split(args.pretrain_flags)),
+            finetune_dropout=args.finetune_dropout,
         )
+        bundles = inputs.parse_pretrained_bundles(args.pretrained_bundle, backbone_names)
     except ValueError as e:
         parser.error(str(e))
+    if args.vocab_file and not os.path.isfile(args.vocab_file):
+        parser.error(f"--vocab_file={args.vocab_file}: no such file")
+    # Given bundles, vocabularies and flags make other runs under the same names: a variant
+    # gets a work directory of its own.
+    variant = dict(
+        pretrained_bundles=bundles,
+        vocab_file=args.vocab_file,
+        pretrain_flags=budget.pretrain_flags,
+        finetune_dropout=budget.finetune_dropout,
+    )
     plan = Plan(
         budget,
         args.data_dir,
-        os.path.join(args.work_dir, args.budget),
+        inputs.variant_work_dir(os.path.join(args.work_dir, args.budget), variant),
         args.jobs,
         pretrain_corpus=args.pretrain_corpus,
+        pretrained_bundles=bundles,
+        vocab_file=args.vocab_file,
     )
-    missing = missing_data_files(plan)
+    missing = missing_data_files(plan, backbone_names)
     if missing:
         parser.error(f"missing {', '.join(missing)}")
     out = args.out or (
@@ -452,22 +522,33 @@ def main():
         if args.budget == "full"
         else os.path.join(plan.work_dir, "pretrain_vs_scratch" + _problem_suffix(budget))
     )
-    command = " ".join(["python -m benchmarks.pretrain_vs_scratch", *sys.argv[1:]])
-    backbone_names = args.backbones.split(",")
+    command = " ".join(
+        ["python -m benchmarks.pretrain_vs_scratch", *map(shlex.quote, sys.argv[1:])]
+    )
     for records in run_benchmark(plan, backbone_names):
         report = write_outputs(records, budget, backbone_names, command, out)
     print(report)
 
 
-def missing_data_files(plan):
-    """The files a plan reads that do not exist (paths as given)."""
+def missing_data_files(plan, backbone_names):
+    """The files a plan reads that do not exist (paths as given); the corpus only when some
+    backbone is pretrained here."""
     labeled = ("valid.txt", "test.txt", *plan.budget.train_files)
-    needed = [plan.corpus] + [os.path.join(plan.data_dir, name) for name in labeled]
+    needed = [os.path.join(plan.data_dir, name) for name in labeled]
+    if any(name not in plan.pretrained_bundles for name in backbone_names):
+        needed.insert(0, plan.corpus)
     return [path for path in needed if not os.path.isfile(path)]
 
 
 def budget_with_overrides(
-    budget, pretrain_steps=None, pooling=None, train_files=None, problem_type=None
+    budget,
+    pretrain_steps=None,
+    pooling=None,
+    train_files=None,
+    problem_type=None,
+    *,
+    pretrain_flags=(),
+    finetune_dropout=None,
 ):
     """The budget with the command line's overrides applied.
 
@@ -487,6 +568,10 @@ def budget_with_overrides(
         changes["epochs"] = {name: budget.epochs[name] for name in names}
     if problem_type:
         changes["problem_type"] = problem_type
+    if pretrain_flags:
+        changes["pretrain_flags"] = tuple(pretrain_flags)
+    if finetune_dropout is not None:
+        changes["finetune_dropout"] = finetune_dropout
     return dataclasses.replace(budget, **changes)
 
 

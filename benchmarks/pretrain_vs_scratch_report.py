@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 
+from benchmarks import reports
+
 #: The issue's bar: the pretrained arm's test gain (micro-F1, or accuracy for single-label)
 #: over the tuned scratch arm...
 GAIN_TARGET_POINTS = 5.0
@@ -294,11 +296,15 @@ def write_outputs(records, budget, backbone_names, command, out):
     how_to_read = HOW_TO_READ.format(
         name=FIGURES[budget.problem_type].name, reference=REFERENCES[budget.problem_type]
     )
+    bundles = sorted({r["bundle"] for r in records if r["arm"] == "pretrained" and r.get("bundle")})
+    pretraining = reports.pretrain_markdown(reports.pretrain_rows(bundles)) if bundles else "–"
     with open(out + ".md", "w", encoding="utf-8") as f:
         f.write(
             "# Pretrained vs. no-pretrain\n\n"
             f"Command: `{command}`. "
             f"Budget settings: `{budget}`\n\n{how_to_read}\n{report}\n"
+            f"### The bundles\n\n{pretraining}\n\n"
+            + "".join(f"- `{bundle}`\n" for bundle in bundles)
         )
     if any(r["valid_curve"] for r in records):
         plot_curves(records, out + ".png", budget.problem_type)

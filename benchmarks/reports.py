@@ -75,6 +75,7 @@ def finetune_row(directory):
     )
     row = dict(
         run=directory,
+        bundle=bundle,
         backbone=backbone,
         arm=metrics["arm"],
         train_file=os.path.basename(config["train_file"]),

@@ -11,6 +11,7 @@ import pytest
 
 import backbones
 from benchmarks import pretrain_vs_scratch as benchmark
+from benchmarks import pretrain_vs_scratch_inputs as inputs
 from benchmarks.pretrain_vs_scratch import Budget, Plan, run_benchmark
 from benchmarks.pretrain_vs_scratch_report import (
     markdown_report,
@@ -20,6 +21,7 @@ from benchmarks.pretrain_vs_scratch_report import (
 )
 
 ARMS = ("pretrained", "scratch")
+SHARED_VOCABULARY = benchmark.shared_vocabulary  # before any test replaces it
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -272,6 +274,7 @@ def fake_scripts(monkeypatch, valid_f1_at):
 
     def run(script, args, log_path, threads=0):
         flags = dict(arg[2:].split("=", 1) for arg in args)
+        write_args = args
         name = os.path.basename(flags["output_dir"])
         os.makedirs(flags["output_dir"], exist_ok=True)
         with lock:
@@ -281,16 +284,16 @@ def fake_scripts(monkeypatch, valid_f1_at):
             seen["most_at_once"] = max(seen["most_at_once"], len(running))
         try:
             time.sleep(0.2)
-            write_outputs(script, flags)
+            write_outputs(script, flags, write_args)
         finally:
             with lock:
                 running.remove(name)
 
-    def write_outputs(script, flags):
+    def write_outputs(script, flags, args):
         if script == "train_bert_lm.py":
             seen.setdefault("corpora", []).append(flags["corpus"])
-            with open(os.path.join(flags["output_dir"], "config.json"), "w") as f:
-                json.dump({"backbone": {"name": flags["backbone"]}}, f)
+            seen.setdefault("pretraining_args", []).append(args)
+            summary_of(flags["output_dir"], flags["backbone"], int(flags["num_train_steps"]))
             return
         f1 = valid_f1_at(float(flags["learning_rate"]))
         scores = dict(micro_f1=f1, macro_f1=f1, mean_f1=f1, precision=f1, recall=f1)
@@ -314,6 +317,7 @@ def fake_scripts(monkeypatch, valid_f1_at):
             "history": history,
             "first_step_loss": 0.7,
             "best_epoch": 1,
+            "finetune_args": args,
             "valid": scores,
             "test": dict(scores, threshold=0.5),
             "wall_seconds": 0.05,
@@ -390,12 +394,17 @@ def test_missing_data_files_names_what_the_budget_reads(tmp_path):
     (tmp_path / "pretrain.txt").write_text("a.\n", encoding="utf-8")
     (tmp_path / "valid.txt").write_text("a __label__x\n", encoding="utf-8")
     plan = Plan(quick, str(tmp_path), str(tmp_path / "work"))
-    assert benchmark.missing_data_files(plan) == [
+    assert benchmark.missing_data_files(plan, ["transformer"]) == [
         str(tmp_path / "test.txt"),
         str(tmp_path / "train_small.txt"),
     ]
-    elsewhere = Plan(quick, str(tmp_path), "work", pretrain_corpus=str(tmp_path / "corpus.txt"))
-    assert str(tmp_path / "corpus.txt") in benchmark.missing_data_files(elsewhere)
+    corpus = str(tmp_path / "corpus.txt")
+    elsewhere = Plan(quick, str(tmp_path), "work", pretrain_corpus=corpus)
+    assert corpus in benchmark.missing_data_files(elsewhere, ["transformer"])
+    # With every backbone's bundle given, nothing is pretrained: the corpus is not read.
+    given = dataclasses.replace(elsewhere, pretrained_bundles={"transformer": "bundle"})
+    assert corpus not in benchmark.missing_data_files(given, ["transformer"])
+    assert corpus in benchmark.missing_data_files(given, ["transformer", "textcnn"])
 
 
 def test_single_label_sweeps_choose_on_valid_accuracy_from_another_corpus(tmp_path, monkeypatch):
@@ -419,3 +428,116 @@ def test_single_label_sweeps_choose_on_valid_accuracy_from_another_corpus(tmp_pa
     assert "test accuracy" in report and "micro-F1" not in report
     with open(out + "_confusion.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def summary_of(directory, backbone, steps):
+    """Writes a stand-in bundle's `config.json`: what the benchmark and its report read."""
+    figures = dict(start_loss=9.0, end_loss=5.0, start_accuracy=0.0, end_accuracy=0.25)
+    summary = dict(
+        steps=steps,
+        epochs=1.0,
+        batch_size=32,
+        steps_per_second=3.0,
+        padded_tokens_per_second=5000.0,
+        tasks={"masked_lm": figures},
+    )
+    config = {
+        "backbone": {"name": backbone, "config": {"hidden_dim": 128, "num_layers": 2}},
+        "tokenizer": {"vocabulary_size": 100},
+        "training_summary": summary,
+        "files": {},
+    }
+    with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f)
+
+
+def given_bundle(path, backbone, steps):
+    """A stand-in for a bundle pretrained elsewhere: its config and vocabulary."""
+    os.makedirs(path)
+    summary_of(path, backbone, steps)
+    (path / "vocab.txt").write_text("[PAD]\n", encoding="utf-8")
+    return str(path)
+
+
+def test_a_given_bundle_replaces_pretraining_and_lends_its_vocabulary(tmp_path, monkeypatch):
+    """`--pretrained_bundle=transformer=PATH`: both Transformer arms start from PATH (pretrained
+    runs named by its steps), the TextCNN is pretrained here with PATH's vocabulary and the
+    extra pretraining flags, and every fine-tuning run gets the dropout asked for."""
+    given = given_bundle(tmp_path / "elsewhere" / "bundle", "transformer", steps=4162)
+    seen = fake_scripts(monkeypatch, valid_f1_at=lambda rate: 1 - abs(np.log10(rate / 1e-3)))
+    monkeypatch.setattr(benchmark, "shared_vocabulary", SHARED_VOCABULARY)
+    budget = Budget(
+        "tiny",
+        50,
+        1e-3,
+        {"train_small.txt": 1},
+        (1e-3, 3e-3),
+        (0,),
+        pretrain_flags=("--tasks=masked_lm", "--dropout=0"),
+        finetune_dropout=0.1,
+    )
+    plan = Plan(
+        budget,
+        str(tmp_path),
+        str(tmp_path / "work"),
+        jobs=2,
+        pretrained_bundles={"transformer": given},
+    )
+    *_, records = run_benchmark(plan, ["transformer", "textcnn"])
+
+    (pretraining,) = seen["pretraining_args"]  # the TextCNN's only
+    assert "--backbone=textcnn" in pretraining
+    assert f"--vocab_file={os.path.join(given, 'vocab.txt')}" in pretraining
+    assert pretraining[-2:] == ["--tasks=masked_lm", "--dropout=0"]
+    runs = [r for r in records if r["arm"] != "tfidf_lr"]
+    for r in runs:
+        with open(os.path.join(r["run"], "metrics.json"), encoding="utf-8") as f:
+            args = json.load(f)["finetune_args"]
+        assert "--dropout=0.1" in args
+        if r["backbone"] == "transformer":
+            assert f"--init_checkpoint={given}" in args
+    names = {os.path.basename(r["run"]) for r in runs if r["arm"] == "pretrained"}
+    assert "transformer_train_small_pretrained4162_lr0.001_s0" in names
+    assert "textcnn_train_small_pretrained50_maxpool_lr0.001_s0" in names
+    write_outputs(records, budget, ["transformer", "textcnn"], "cmd", str(tmp_path / "report"))
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| transformer | 2 × 128 | masked_lm | 4162 (1.0) |" in report
+    assert "| textcnn | 2 × 128 | masked_lm | 50 (1.0) |" in report
+    assert f"- `{given}`" in report
+
+
+@pytest.mark.parametrize(
+    "specs, message",
+    [
+        (["transformer"], "expected BACKBONE=PATH"),
+        (["bert=x"], "'bert' is not one of --backbones"),
+        (["transformer={b}", "transformer={b}"], "transformer given twice"),
+        (["transformer={missing}"], "no config.json"),
+        (["textcnn={b}"], "the bundle holds a transformer backbone"),
+    ],
+)
+def test_given_bundles_are_checked(tmp_path, specs, message):
+    paths = dict(b=given_bundle(tmp_path / "b", "transformer", 10), missing=str(tmp_path / "m"))
+    with pytest.raises(ValueError, match=message):
+        inputs.parse_pretrained_bundles(
+            [spec.format(**paths) for spec in specs], ["transformer", "textcnn"]
+        )
+    assert inputs.parse_pretrained_bundles([f"transformer={paths['b']}"], ["transformer"]) == {
+        "transformer": paths["b"]
+    }
+
+
+def test_a_variant_gets_its_own_work_directory_named_by_its_inputs(tmp_path):
+    base = str(tmp_path / "full")
+    assert inputs.variant_work_dir(base, dict(vocab_file="", finetune_dropout=None)) == base
+    vocabulary = tmp_path / "vocab.txt"
+    vocabulary.write_text("[PAD]\na\n", encoding="utf-8")
+    settings = dict(vocab_file=str(vocabulary), pretrain_flags=("--dropout=0",))
+    variant = inputs.variant_work_dir(base, settings)
+    assert variant.startswith(base + "_") and variant == inputs.variant_work_dir(base, settings)
+    with open(os.path.join(variant, inputs.VARIANT_FILE), encoding="utf-8") as f:
+        recorded = json.load(f)
+    assert recorded["pretrain_flags"] == ["--dropout=0"]
+    assert recorded["vocab_file"]["file"] == str(vocabulary)
+    vocabulary.write_text("[PAD]\nb\n", encoding="utf-8")  # same path, other contents
+    assert inputs.variant_work_dir(base, settings) != variant
