@@ -261,10 +261,11 @@ def read_labeled_data(config: FinetuneConfig) -> LabeledData:
             unseen_report[split] = dict(unseen)
             logging.warning(
                 "%s: %d label occurrences (%d distinct labels) never seen in the train file; they "
-                "cannot be predicted and are left out of the scores: %s",
+                "cannot be predicted and %s: %s",
                 examples[split].path,
                 sum(unseen.values()),
                 len(unseen),
+                problem.unseen_labels_scored,
                 ", ".join(sorted(unseen)[:10]) + (" ..." if len(unseen) > 10 else ""),
             )
     logging.info(

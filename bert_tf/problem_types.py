@@ -31,6 +31,8 @@ class MultiLabel:
     selection_metric = "valid_micro_f1"
     #: The test figures a run's last log line reports.
     headline_scores = ("micro_f1", "macro_f1", "mean_f1")
+    #: What becomes of valid and test labels the train file never had, for the log.
+    unseen_labels_scored = "are left out of the scores"
 
     def check_settings(self, config) -> None:
         """Every fine-tuning setting applies to multi-label."""
@@ -99,6 +101,7 @@ class SingleLabel:
     single_label_lines = True
     selection_metric = "valid_accuracy"
     headline_scores = ("accuracy", "macro_f1")
+    unseen_labels_scored = "their lines count as errors"
 
     def check_train_examples(self, examples) -> None:
         """Raises InputError when the train file has fewer than 2 classes."""

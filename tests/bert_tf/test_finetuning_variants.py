@@ -197,6 +197,15 @@ def test_a_multi_label_run_on_one_label_a_line_suggests_single_label(tmp_path, m
     assert any("--problem_type=single_label (softmax, accuracy) may be" in w for w in warnings)
 
 
+def test_unseen_valid_classes_are_logged_as_errors_in_a_single_label_run(tmp_path, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(logging, "warning", lambda message, *args: warnings.append(message % args))
+    texts = {"train": "a __label__x\nb __label__y\n", "valid": "c __label__z\n"}
+    finetuning.read_labeled_data(labeled_config(tmp_path, texts, problem_type="single_label"))
+    (warning,) = warnings
+    assert "valid.txt: 1 label occurrences" in warning and "count as errors: z" in warning
+
+
 def test_pairs_in_one_file_and_single_texts_in_another_are_an_error(tmp_path):
     config = labeled_config(
         tmp_path, {"train": "a\tb __label__x\nc\td __label__y\n", "valid": "a b __label__x\n"}
