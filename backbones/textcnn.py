@@ -125,11 +125,13 @@ class TextCNNBackbone(Backbone):
             name="embeddings",
         )
         x = embeddings(token_ids, segment_ids)
+        blocks = []
         for i in range(num_layers):
             block = ConvolutionBlock(
                 hidden_dim, filters, kernel_sizes, dropout, name=f"conv_layer_{i}"
             )
             x = block(x, padding_mask)
+            blocks.append(block)
         max_pooled = keras.layers.Lambda(lambda args: masked_max(*args), name="masked_max")(
             [x, padding_mask]
         )
@@ -139,5 +141,7 @@ class TextCNNBackbone(Backbone):
             {"sequence_output": x, "pooled_output": pooled},
             embeddings.token_embedding,
             config,
+            embeddings,
+            blocks,
             **kwargs,
         )

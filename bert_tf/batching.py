@@ -10,11 +10,16 @@ def pad_batch(batch: dict, pad_id: int = 0) -> dict:
 
     Args:
         batch: dict. Ragged `token_ids` [B, None] and other features.
-        pad_id: int. The vocabulary's `[PAD]` id (`Tokenizer.special_ids.pad`), which ragged
-            features are padded with.
+        pad_id: int. The vocabulary's `[PAD]` id (`Tokenizer.special_ids.pad`), which
+            `token_ids` are padded with; other ragged features are padded with 0 (a segment id
+            must stay a valid one where the vocabulary's `[PAD]` is not 0).
     """
     padded = {
-        key: value.to_tensor(pad_id) if isinstance(value, tf.RaggedTensor) else value
+        key: (
+            value.to_tensor(pad_id if key == "token_ids" else 0)
+            if isinstance(value, tf.RaggedTensor)
+            else value
+        )
         for key, value in batch.items()
     }
     padded["padding_mask"] = tf.ones_like(batch["token_ids"]).to_tensor(0)
