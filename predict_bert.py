@@ -5,10 +5,11 @@
     bert-tf-predict --model_dir=exported/bert_tf < texts.txt   # an export's newest version
 
 (or `python predict_bert.py ...`). Each output line is the input's labels with their
-probabilities, tab-separated (`label:0.913`), most probable first: those decided by the
-thresholds tuned on the validation set (at least one label), or with --top_k=k the k most
-probable. Lines are read and written --batch_size at a time, with a flush after each batch, so
-the command can sit in a pipe.
+probabilities, tab-separated (`label:0.913`), most probable first: for a multi-label model those
+decided by the thresholds tuned on the validation set (at least one label), for a single-label
+model its most probable class, or with --top_k=k the k most probable. A model fine-tuned on
+sentence pairs reads `text_a<TAB>text_b` lines. Lines are read and written --batch_size at a
+time, with a flush after each batch, so the command can sit in a pipe.
 """
 
 import os
@@ -31,7 +32,8 @@ flags.DEFINE_integer("batch_size", 64, "Texts per batch.", lower_bound=1)
 flags.DEFINE_integer(
     "top_k",
     0,
-    "Print the k most probable labels; 0 for those the thresholds decide.",
+    "Print the k most probable labels; 0 for those the model decides (its thresholds, or "
+    "the most probable class of a single-label model).",
     lower_bound=0,
 )
 bert_cli.define_verbose_flag()

@@ -6,7 +6,8 @@ from setuptools import setup
 setup(
     name="bert-tf",
     version="0.1.0",
-    description="BERT-style pretraining and multi-label fine-tuning with pluggable backbones",
+    description="BERT-style pretraining and fine-tuning (multi-label, single-label, sentence "
+    "pairs) with pluggable backbones",
     python_requires=">=3.10,<3.13",
     packages=["bert_tf", "bert_tf.checkpoint_import", "backbones", "pretrain_tasks"],
     py_modules=[

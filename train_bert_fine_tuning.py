@@ -1,8 +1,9 @@
-"""Stage 2: fine-tune a multi-label classifier from a pretrained bundle (fastText-format files).
+"""Stage 2: fine-tune a classifier from a pretrained bundle (fastText-format files).
 
     python train_bert_fine_tuning.py             # the shipped sample, from runs/pretrain
     python train_bert_fine_tuning.py --init_checkpoint=runs/mini --noload_weights \\
         --train_file=train_small.txt --valid_file=valid.txt --test_file=test.txt
+    python train_bert_fine_tuning.py --problem_type=single_label --freeze=bottom:1 ...
 
 Writes <output_dir>/metrics.json (per-epoch history, valid and test scores), <output_dir>/model/
 (for `bert-tf-predict`), checkpoints/ and TensorBoard logs/. Running the same command again
@@ -18,6 +19,7 @@ configure_before_tensorflow(sys.argv)  # before TensorFlow is imported, below
 from absl import flags, logging
 
 import bert_cli
+from bert_tf import problem_types
 from bert_tf.finetuning import METRICS_FILE, MODEL_DIR, FinetuneConfig, run_finetuning
 
 bert_cli.define_config_flags(FinetuneConfig)
@@ -31,11 +33,10 @@ def main(argv):
     bert_cli.reject_extra_arguments(argv)
     config = bert_cli.config_from_flags(FinetuneConfig)
     results = run_finetuning(config)
+    scores = problem_types.get(config.problem_type).headline_scores
     logging.info(
-        "test micro-F1 %.4f, macro-F1 %.4f, mean %.4f; metrics in %s/%s, model in %s/%s",
-        results["test"]["micro_f1"],
-        results["test"]["macro_f1"],
-        results["test"]["mean_f1"],
+        "test %s; metrics in %s/%s, model in %s/%s",
+        ", ".join(f"{name} {results['test'][name]:.4f}" for name in scores),
         FLAGS.output_dir,
         METRICS_FILE,
         FLAGS.output_dir,

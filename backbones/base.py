@@ -26,19 +26,33 @@ class Backbone(keras.Model):
         outputs: dict. `sequence_output` [B, S, H] and `pooled_output` [B, H].
         token_embedding: keras.layers.Embedding. Heads tie their output weights to it.
         config: dict. The subclass's constructor kwargs; `get_config()` returns exactly them.
+        embeddings: keras.layers.Layer or None. The input embeddings (token, segment,
+            position).
+        blocks: list[keras.layers.Layer]. The stacked layers on top of them, lowest first.
+            With `embeddings`, what fine-tuning's `--freeze` keeps fixed, bottom up; whatever
+            else the backbone holds (a pooler) sits above them. A backbone that declares
+            neither still fine-tunes, but not with `--freeze=embeddings` or `bottom:N`.
     """
 
     #: The fine-tuning head's `--pooling` when none is given, picked by measurement: a masked
     #: mean of the token outputs learned where a head on the pooled output collapsed to the label
     #: priors (DESIGN.md, "Measured pitfall"). A backbone may pick another.
     DEFAULT_POOLING = "mean"
+    #: Fine-tuning's `--learning_rate` when none is given: the rate the pretrain-vs-scratch
+    #: benchmark chose on valid for this backbone's pretrained arm (docs/benchmarks:
+    #: pretrain_vs_scratch*.md). A backbone may pick another.
+    DEFAULT_FINETUNE_LEARNING_RATE = 1e-3
     #: Constructor arguments that shape no weight, so a run may set them over a bundle's value:
     #: pretraining without dropout and fine-tuning with it, say.
     RUN_SETTINGS = ("dropout",)
 
-    def __init__(self, inputs, outputs, token_embedding, config, **kwargs):
+    def __init__(
+        self, inputs, outputs, token_embedding, config, embeddings=None, blocks=(), **kwargs
+    ):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.token_embedding = token_embedding
+        self.embeddings = embeddings
+        self.blocks = list(blocks)
         self._backbone_config = dict(config)
 
     def get_config(self):

@@ -171,6 +171,7 @@ class TransformerBackbone(Backbone):
         )
         x = embeddings(token_ids, segment_ids)
         attention_mask = keras.layers.Lambda(_attention_mask, name="attention_mask")(padding_mask)
+        blocks = []
         for i in range(num_layers):
             block = TransformerBlock(
                 num_heads,
@@ -182,6 +183,7 @@ class TransformerBackbone(Backbone):
                 name=f"transformer_layer_{i}",
             )
             x = block(x, attention_mask)
+            blocks.append(block)
         cls_vector = keras.layers.Lambda(lambda s: s[:, 0, :], name="cls_token")(x)
         pooled = keras.layers.Dense(
             hidden_dim, activation="tanh", kernel_initializer=_dense_init(), name="pooler"
@@ -191,6 +193,8 @@ class TransformerBackbone(Backbone):
             {"sequence_output": x, "pooled_output": pooled},
             embeddings.token_embedding,
             config,
+            embeddings,
+            blocks,
             **kwargs,
         )
 

@@ -2,22 +2,28 @@
 
     python -m benchmarks.pretrain_vs_scratch --data_dir=DIR --budget=quick   # ~20 min on 2 cores
     python -m benchmarks.pretrain_vs_scratch --data_dir=DIR --budget=full    # ~3.5 hours
+    python -m benchmarks.pretrain_vs_scratch --data_dir=../shared/data/debian-sections \
+        --pretrain_corpus=../shared/data/debian-tags/pretrain.txt --problem_type=single_label \
+        --budget=full --train_files=train_small.txt
 
-`--data_dir` holds `pretrain.txt` (the raw corpus), `valid.txt`, `test.txt` and the budget's
-labeled train files (`train_small.txt`, `train.txt`), as `../shared/data/debian-tags` does.
+`--data_dir` holds `pretrain.txt` (the raw corpus, unless `--pretrain_corpus` names another),
+`valid.txt`, `test.txt` and the budget's labeled train files (`train_small.txt`, `train.txt`),
+as `../shared/data/debian-tags` does.
 
-For every backbone it pretrains one bundle (reused by all its fine-tuning runs). For every
-labeled-set size and arm (`pretrained`: the bundle's weights; `scratch`: the same vocabulary,
-architecture, epochs, batch size and schedule with fresh weights) it sweeps the learning rate,
-picks the best on valid micro-F1, and runs the other seeds at that rate. TF-IDF + logistic
-regression is the reference. Every run is the real script in a subprocess; a run whose
-`metrics.json` exists is reused, so an interrupted benchmark continues where it stopped.
-Writes `<out>.json` (run records), `<out>.md` and `<out>.png` (learning curves); `full` writes
-the committed `docs/benchmarks/pretrain_vs_scratch.*` unless told otherwise.
+For every backbone it pretrains one bundle (reused by all its fine-tuning runs, and by every
+label set of the same corpus in the same work directory). For every labeled-set size and arm
+(`pretrained`: the bundle's weights; `scratch`: the same vocabulary, architecture, epochs,
+batch size and schedule with fresh weights) it sweeps the learning rate, picks the best on
+valid micro-F1 (`--problem_type=single_label`: valid accuracy), and runs the other seeds at
+that rate. TF-IDF + logistic regression is the reference. Every run is the real script in a
+subprocess; a run whose `metrics.json` exists is reused, so an interrupted benchmark continues
+where it stopped. Writes `<out>.json` (run records), `<out>.md`, `<out>.png` (learning curves)
+and for single-label `<out>_confusion.png`; `full` writes the committed
+`docs/benchmarks/pretrain_vs_scratch.*` (`..._single_label.*`) unless told otherwise.
 
-`--pretrain_steps`, `--pooling` and `--train_files` vary a budget; run names carry the settings
-they depend on, so variants share one work directory (scratch runs are shared across
-pretraining lengths) and never reuse each other's results by mistake.
+`--pretrain_steps`, `--pooling`, `--train_files` and `--problem_type` vary a budget; run names
+carry the settings they depend on, so variants share one work directory (scratch runs are shared
+across pretraining lengths) and never reuse each other's results by mistake.
 """
 
 import argparse
@@ -25,15 +31,18 @@ import concurrent.futures
 import dataclasses
 import json
 import os
+import shlex
 import subprocess
 import sys
 import threading
 import time
 
 import backbones
+from benchmarks import pretrain_vs_scratch_inputs as inputs
 from benchmarks import reports
 from benchmarks.pretrain_vs_scratch_report import write_outputs
-from benchmarks.tfidf_baseline import run_tfidf_baseline
+from benchmarks.tfidf_baseline import run_tfidf_baseline, run_tfidf_single_label_baseline
+from bert_tf import problem_types
 from bert_tf.classifier import POOLINGS
 from bert_tf.pretraining import PretrainConfig, learn_corpus_vocabulary
 
@@ -50,8 +59,10 @@ class Budget:
 
     `epochs` maps each labeled train file to its fine-tuning epochs (both arms get the same);
     `pooling` is the classifier head's `--pooling` for every backbone (None: each backbone's
-    `DEFAULT_POOLING`, as `train_bert_fine_tuning.py` does); `finetune_flags` go to every
-    fine-tuning run of both arms.
+    `DEFAULT_POOLING`, as `train_bert_fine_tuning.py` does); `problem_type` is fine-tuning's
+    `--problem_type`; `finetune_flags` go to every fine-tuning run of both arms, and
+    `finetune_dropout` (None: the bundle's) sets their `--dropout`; `pretrain_flags` go to every
+    pretraining run.
     """
 
     model_size: str
@@ -61,11 +72,19 @@ class Budget:
     learning_rates: tuple
     seeds: tuple
     pooling: str | None = None
+    problem_type: str = "multi_label"
     finetune_flags: tuple = ()
+    finetune_dropout: float | None = None
+    pretrain_flags: tuple = ()
 
     @property
     def train_files(self):
         return tuple(self.epochs)
+
+    @property
+    def selection_metric(self):
+        """The record figure a sweep picks its learning rate on: valid micro-F1 or accuracy."""
+        return problem_types.get(self.problem_type).selection_metric
 
     def pooling_of(self, backbone):
         """The `--pooling` both arms of `backbone` fine-tune with."""
@@ -89,9 +108,13 @@ BUDGETS = {
 class Plan:
     """A budget and where its runs read and write.
 
-    Up to `jobs` runs (pretraining or fine-tuning) go at once (`slots` counts them), whichever
-    backbone, arm or sweep they belong to, each limited to `threads` TensorFlow threads: on 2
-    cores, two one-thread runs of a tiny model get more done than one run using both.
+    The raw corpus is `pretrain_corpus`, or `<data_dir>/pretrain.txt` when it is empty. A
+    backbone in `pretrained_bundles` (name -> bundle directory) is not pretrained here: both its
+    arms start from that bundle. The bundles pretrained here use `vocab_file`, else the first
+    given bundle's vocabulary, else one learned from the corpus. Up to `jobs` runs (pretraining
+    or fine-tuning) go at once (`slots` counts them), whichever backbone, arm or sweep they
+    belong to, each limited to `threads` TensorFlow threads: on 2 cores, two one-thread runs of
+    a tiny model get more done than one run using both.
     """
 
     budget: Budget
@@ -100,10 +123,17 @@ class Plan:
     jobs: int = 1
     #: Shared by plans whose runs must not exceed `jobs` together; None: a new one.
     slots: threading.Semaphore | None = dataclasses.field(default=None, repr=False, compare=False)
+    pretrain_corpus: str = dataclasses.field(default="", kw_only=True)
+    pretrained_bundles: dict = dataclasses.field(default_factory=dict, kw_only=True)
+    vocab_file: str = dataclasses.field(default="", kw_only=True)
 
     def __post_init__(self):
         if self.slots is None:
             object.__setattr__(self, "slots", threading.Semaphore(max(1, self.jobs)))
+
+    @property
+    def corpus(self):
+        return self.pretrain_corpus or os.path.join(self.data_dir, "pretrain.txt")
 
     @property
     def threads(self):
@@ -141,34 +171,41 @@ def _run(script, args, log_path, threads=0):
 
 
 def shared_vocabulary(plan):
-    """The vocabulary of every bundle, learned once from the corpus with the defaults of
-    `train_bert_lm.py` (so both arms and all backbones tokenize alike)."""
+    """The vocabulary of every bundle pretrained here: `plan.vocab_file`, or a given bundle's,
+    or one learned once from the corpus with the defaults of `train_bert_lm.py` (so both arms
+    and all backbones tokenize alike)."""
+    given = plan.vocab_file or inputs.bundle_vocabulary(plan.pretrained_bundles)
+    if given:
+        return given
     path = os.path.join(plan.work_dir, "vocab.txt")
     if not os.path.isfile(path):
         _say("learning the vocabulary")
-        corpus = os.path.join(plan.data_dir, "pretrain.txt")
-        config = PretrainConfig(corpus=corpus, output_dir=plan.work_dir)
+        config = PretrainConfig(corpus=plan.corpus, output_dir=plan.work_dir)
         learn_corpus_vocabulary(config).save_vocabulary(path)
     return path
 
 
 def pretrain(backbone, plan, vocab_file):
-    """The backbone's bundle, pretrained once (skipped when it is already complete).
+    """The backbone's bundle: the one given in `plan.pretrained_bundles`, or one pretrained
+    here once (skipped when it is already complete).
 
     It takes one of `plan.slots`, so with `jobs` > 1 the backbones pretrain side by side, each
     on `plan.threads` threads: like fine-tuning, a tiny model gets more steps done in total
     that way than by one run at a time on every core."""
+    if backbone in plan.pretrained_bundles:
+        return plan.pretrained_bundles[backbone]
     budget = plan.budget
     bundle = os.path.join(plan.work_dir, f"bundle_{backbone}_{budget.pretrain_steps}steps")
     if not os.path.isfile(os.path.join(bundle, "config.json")):
         args = [
-            f"--corpus={os.path.join(plan.data_dir, 'pretrain.txt')}",
+            f"--corpus={plan.corpus}",
             f"--output_dir={bundle}",
             f"--backbone={backbone}",
             f"--model_size={budget.model_size}",
             f"--num_train_steps={budget.pretrain_steps}",
             f"--learning_rate={budget.pretrain_learning_rate}",
             f"--vocab_file={vocab_file}",
+            *budget.pretrain_flags,
         ]
         with plan.slots:
             _say(f"pretraining {backbone} ({budget.pretrain_steps} steps)")
@@ -176,25 +213,35 @@ def pretrain(backbone, plan, vocab_file):
     return bundle
 
 
-def run_name(backbone, arm, train_file, learning_rate, seed, budget):
-    """A fine-tuning run's directory name: every setting its result depends on.
+def run_name(backbone, arm, train_file, learning_rate, seed, budget, pretrained_steps=None):
+    """A fine-tuning run's directory name: every setting its result depends on, beside those
+    that give a variant its own work directory (`pretrain_vs_scratch_inputs.variant_work_dir`).
 
     A scratch run does not depend on how long the bundle was pretrained (it loads only the
     vocabulary and architecture), so its name leaves that out and budgets that differ only in
-    pretraining steps share their scratch runs.
+    pretraining steps share their scratch runs. A pretrained run is named by its bundle's
+    steps (`pretrained_steps`, the budget's by default). Single-label runs end in
+    `_single_label` (multi-label names are as they always were, so earlier runs are found).
     """
-    arm_part = f"pretrained{budget.pretrain_steps}" if arm == "pretrained" else arm
+    steps = budget.pretrain_steps if pretrained_steps is None else pretrained_steps
+    arm_part = f"pretrained{steps}" if arm == "pretrained" else arm
     pooling = budget.pooling_of(backbone)
     pooling_part = "" if pooling == "mean" else f"_{pooling}pool"
     return (
         f"{backbone}_{train_file.split('.')[0]}_{arm_part}{pooling_part}"
-        f"_lr{learning_rate:g}_s{seed}"
+        f"_lr{learning_rate:g}_s{seed}{_problem_suffix(budget)}"
     )
+
+
+def _problem_suffix(budget):
+    return "" if budget.problem_type == "multi_label" else f"_{budget.problem_type}"
 
 
 def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
     """One fine-tuning run's record (run, or read back if it already finished)."""
-    name = run_name(backbone, arm, train_file, learning_rate, seed, plan.budget)
+    given = plan.pretrained_bundles.get(backbone)
+    steps = inputs.bundle_steps(given) if given else None
+    name = run_name(backbone, arm, train_file, learning_rate, seed, plan.budget, steps)
     output = os.path.join(plan.work_dir, name)
     metrics_path = os.path.join(output, "metrics.json")
     if not os.path.isfile(metrics_path):
@@ -213,7 +260,13 @@ def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
                     f"--learning_rate={learning_rate}",
                     f"--seed={seed}",
                     f"--pooling={plan.budget.pooling_of(backbone)}",
+                    f"--problem_type={plan.budget.problem_type}",
                     *plan.budget.finetune_flags,
+                    *(
+                        [f"--dropout={plan.budget.finetune_dropout}"]
+                        if plan.budget.finetune_dropout is not None
+                        else []
+                    ),
                 ],
                 output + ".log",
                 plan.threads,
@@ -224,17 +277,22 @@ def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
 def tfidf_record(train_file, plan):
     """The TF-IDF + logistic-regression reference on one labeled-set size (fitted once; a
     rerun reads its result back)."""
-    path = os.path.join(plan.work_dir, f"tfidf_lr_{train_file.split('.')[0]}.json")
+    name = f"tfidf_lr_{train_file.split('.')[0]}{_problem_suffix(plan.budget)}.json"
+    path = os.path.join(plan.work_dir, name)
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    with plan.slots:  # one core's work, under the same cap as the runs beside it
+    files = [os.path.join(plan.data_dir, f) for f in (train_file, "valid.txt", "test.txt")]
+    single_label = plan.budget.problem_type == "single_label"
+    # A multi-label reference fits its labels `plan.jobs` at once (the figures do not depend
+    # on it) under one slot: a few minutes of oversubscription instead of the slowest part of
+    # a budget.
+    with plan.slots:
         _say(f"fitting TF-IDF + logistic regression on {train_file}")
-        baseline = run_tfidf_baseline(
-            os.path.join(plan.data_dir, train_file),
-            os.path.join(plan.data_dir, "valid.txt"),
-            os.path.join(plan.data_dir, "test.txt"),
-        )
+        if single_label:
+            baseline = run_tfidf_single_label_baseline(*files)
+        else:
+            baseline = run_tfidf_baseline(*files, jobs=max(1, plan.jobs))
     record = {
         "backbone": "none",
         "train_file": train_file,
@@ -245,13 +303,23 @@ def tfidf_record(train_file, plan):
         "c_sweep": baseline["tried"],
         "chosen": True,
         "stage": "baseline",
-        "test_micro_f1": baseline["test"]["micro_f1"],
         "test_macro_f1": baseline["test"]["macro_f1"],
-        "test_mean_f1": baseline["test"]["mean_f1"],
-        "valid_micro_f1": baseline["valid"]["micro_f1"],
         "valid_curve": [],
         "wall_seconds": baseline["wall_seconds"],
     }
+    if single_label:
+        record.update(
+            problem_type="single_label",
+            test_accuracy=baseline["test"]["accuracy"],
+            valid_accuracy=baseline["valid"]["accuracy"],
+            valid_macro_f1=baseline["valid"]["macro_f1"],
+        )
+    else:
+        record.update(
+            test_micro_f1=baseline["test"]["micro_f1"],
+            test_mean_f1=baseline["test"]["mean_f1"],
+            valid_micro_f1=baseline["valid"]["micro_f1"],
+        )
     with open(path, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=2)
     return record
@@ -279,7 +347,7 @@ def arm_records(bundle, backbone, arm, train_file, plan):
 
     sweep = runs([(rate, seeds[0]) for rate in rates])
     while True:
-        best = max(sweep, key=lambda r: r["valid_micro_f1"])
+        best = max(sweep, key=lambda r: r[plan.budget.selection_metric])
         beyond = _next_rate_beyond(best["learning_rate"], rates)
         if beyond is None:
             break
@@ -346,12 +414,26 @@ def main():
         help="Holds pretrain.txt, valid.txt, test.txt and the budget's train files "
         "(train_small.txt, train.txt), e.g. ../shared/data/debian-tags.",
     )
+    parser.add_argument(
+        "--pretrain_corpus",
+        default="",
+        help="The raw corpus, when --data_dir has no pretrain.txt (e.g. debian-sections, "
+        "whose corpus is ../shared/data/debian-tags/pretrain.txt). With the same --work_dir, "
+        "label sets of one corpus share its vocabulary and bundles.",
+    )
+    parser.add_argument(
+        "--problem_type",
+        choices=sorted(problem_types.PROBLEM_TYPES),
+        help="Fine-tuning's --problem_type (default: the budget's, multi_label); runs are "
+        "named by it.",
+    )
     parser.add_argument("--work_dir", default=os.path.join(ROOT, "runs", "benchmark"))
     parser.add_argument(
         "--out",
         help="Path prefix of the report's .json, .md and .png (default: the committed "
-        "docs/benchmarks/pretrain_vs_scratch for --budget=full, else in the work directory, "
-        "so a quick run never overwrites the committed figures).",
+        "docs/benchmarks/pretrain_vs_scratch for --budget=full, with _single_label for "
+        "--problem_type=single_label, else in the work directory, so a quick run never "
+        "overwrites the committed figures).",
     )
     parser.add_argument("--backbones", default="transformer,textcnn")
     parser.add_argument(
@@ -376,36 +458,101 @@ def main():
         "--train_files",
         help="Comma-separated subset of the budget's labeled train files, e.g. train_small.txt.",
     )
+    parser.add_argument(
+        "--pretrained_bundle",
+        action="append",
+        default=[],
+        metavar="BACKBONE=PATH",
+        help="Start both arms of BACKBONE from this bundle instead of pretraining one "
+        "(repeatable, one per backbone). The bundles pretrained here then use its vocabulary "
+        "(unless --vocab_file).",
+    )
+    parser.add_argument(
+        "--vocab_file",
+        default="",
+        help="The vocabulary of the bundles pretrained here, instead of learning one.",
+    )
+    parser.add_argument(
+        "--pretrain_flags",
+        default="",
+        help='More train_bert_lm.py flags for the bundles pretrained here, e.g. "--tasks=masked_lm '
+        '--dropout=0".',
+    )
+    parser.add_argument(
+        "--finetune_dropout",
+        type=float,
+        help="Fine-tune both arms with this --dropout (default: each bundle's own).",
+    )
     args = parser.parse_args()
+    backbone_names = args.backbones.split(",")
     try:
         budget = budget_with_overrides(
-            BUDGETS[args.budget], args.pretrain_steps, args.pooling, args.train_files
+            BUDGETS[args.budget],
+            args.pretrain_steps,
+            args.pooling,
+            args.train_files,
+            args.problem_type,
+            pretrain_flags=tuple(shlex.split(args.pretrain_flags)),
+            finetune_dropout=args.finetune_dropout,
         )
+        bundles = inputs.parse_pretrained_bundles(args.pretrained_bundle, backbone_names)
     except ValueError as e:
         parser.error(str(e))
-    missing = missing_data_files(args.data_dir, budget)
-    if missing:
-        parser.error(f"--data_dir={args.data_dir} lacks {', '.join(missing)}")
-    plan = Plan(budget, args.data_dir, os.path.join(args.work_dir, args.budget), args.jobs)
-    out = args.out or (
-        COMMITTED_REPORT
-        if args.budget == "full"
-        else os.path.join(plan.work_dir, "pretrain_vs_scratch")
+    if args.vocab_file and not os.path.isfile(args.vocab_file):
+        parser.error(f"--vocab_file={args.vocab_file}: no such file")
+    # Given bundles, vocabularies and flags make other runs under the same names: a variant
+    # gets a work directory of its own.
+    variant = dict(
+        pretrained_bundles=bundles,
+        vocab_file=args.vocab_file,
+        pretrain_flags=budget.pretrain_flags,
+        finetune_dropout=budget.finetune_dropout,
     )
-    command = " ".join(["python -m benchmarks.pretrain_vs_scratch", *sys.argv[1:]])
-    backbone_names = args.backbones.split(",")
+    plan = Plan(
+        budget,
+        args.data_dir,
+        inputs.variant_work_dir(os.path.join(args.work_dir, args.budget), variant),
+        args.jobs,
+        pretrain_corpus=args.pretrain_corpus,
+        pretrained_bundles=bundles,
+        vocab_file=args.vocab_file,
+    )
+    missing = missing_data_files(plan, backbone_names)
+    if missing:
+        parser.error(f"missing {', '.join(missing)}")
+    out = args.out or (
+        COMMITTED_REPORT + _problem_suffix(budget)
+        if args.budget == "full"
+        else os.path.join(plan.work_dir, "pretrain_vs_scratch" + _problem_suffix(budget))
+    )
+    command = " ".join(
+        ["python -m benchmarks.pretrain_vs_scratch", *map(shlex.quote, sys.argv[1:])]
+    )
     for records in run_benchmark(plan, backbone_names):
         report = write_outputs(records, budget, backbone_names, command, out)
     print(report)
 
 
-def missing_data_files(data_dir, budget):
-    """The files a budget reads that `data_dir` does not hold."""
-    needed = ("pretrain.txt", "valid.txt", "test.txt", *budget.train_files)
-    return [name for name in needed if not os.path.isfile(os.path.join(data_dir, name))]
+def missing_data_files(plan, backbone_names):
+    """The files a plan reads that do not exist (paths as given); the corpus only when some
+    backbone is pretrained here."""
+    labeled = ("valid.txt", "test.txt", *plan.budget.train_files)
+    needed = [os.path.join(plan.data_dir, name) for name in labeled]
+    if any(name not in plan.pretrained_bundles for name in backbone_names):
+        needed.insert(0, plan.corpus)
+    return [path for path in needed if not os.path.isfile(path)]
 
 
-def budget_with_overrides(budget, pretrain_steps=None, pooling=None, train_files=None):
+def budget_with_overrides(
+    budget,
+    pretrain_steps=None,
+    pooling=None,
+    train_files=None,
+    problem_type=None,
+    *,
+    pretrain_flags=(),
+    finetune_dropout=None,
+):
     """The budget with the command line's overrides applied.
 
     Raises:
@@ -422,6 +569,12 @@ def budget_with_overrides(budget, pretrain_steps=None, pooling=None, train_files
         if unknown:
             raise ValueError(f"--train_files: {unknown} not in the budget's {budget.train_files}")
         changes["epochs"] = {name: budget.epochs[name] for name in names}
+    if problem_type:
+        changes["problem_type"] = problem_type
+    if pretrain_flags:
+        changes["pretrain_flags"] = tuple(pretrain_flags)
+    if finetune_dropout is not None:
+        changes["finetune_dropout"] = finetune_dropout
     return dataclasses.replace(budget, **changes)
 
 

@@ -62,7 +62,8 @@ def pretrain_markdown(rows):
 
 def finetune_row(directory):
     """A fine-tuning run's figures, from its `metrics.json`: arm, epoch-1 figures, the valid
-    curve, the final valid and test scores, time."""
+    curve (micro-F1, or accuracy for a single-label run), the final valid and test scores,
+    time."""
     metrics = _read_json(os.path.join(directory, "metrics.json"))
     config = metrics["config"]
     first = metrics["history"][0]
@@ -72,8 +73,9 @@ def finetune_row(directory):
         if bundle
         else config["backbone"]
     )
-    return dict(
+    row = dict(
         run=directory,
+        bundle=bundle,
         backbone=backbone,
         arm=metrics["arm"],
         train_file=os.path.basename(config["train_file"]),
@@ -84,18 +86,30 @@ def finetune_row(directory):
         first_step_loss=metrics["first_step_loss"],
         epoch1_train_loss=first["train_loss"],
         epoch1_valid_loss=first["valid_loss"],
+        best_epoch=metrics.get("best_epoch"),
+        test_macro_f1=metrics["test"]["macro_f1"],
+        wall_seconds=metrics["wall_seconds"],
+    )
+    if config.get("problem_type") == "single_label":
+        return dict(
+            row,
+            problem_type="single_label",
+            epoch1_valid_accuracy=first["valid_accuracy"],
+            valid_curve=[h["valid_accuracy"] for h in metrics["history"]],
+            valid_accuracy=metrics["valid"]["accuracy"],
+            test_accuracy=metrics["test"]["accuracy"],
+        )
+    return dict(
+        row,
         epoch1_valid_micro_f1=first["valid_micro_f1"],
         valid_curve=[h["valid_micro_f1"] for h in metrics["history"]],
-        best_epoch=metrics.get("best_epoch"),
         valid_micro_f1=metrics["valid"]["micro_f1"],
         valid_macro_f1=metrics["valid"]["macro_f1"],
         test_micro_f1=metrics["test"]["micro_f1"],
-        test_macro_f1=metrics["test"]["macro_f1"],
         test_mean_f1=metrics["test"]["mean_f1"],
         test_precision=metrics["test"]["precision"],
         test_recall=metrics["test"]["recall"],
         threshold=metrics["test"]["threshold"],
-        wall_seconds=metrics["wall_seconds"],
     )
 
 

@@ -10,8 +10,9 @@ def pad_batch(batch: dict, pad_id: int = 0, lengths: list[int] | None = None) ->
 
     Args:
         batch: dict. Ragged `token_ids` [B, None] and other features.
-        pad_id: int. The vocabulary's `[PAD]` id (`Tokenizer.special_ids.pad`), which ragged
-            features are padded with.
+        pad_id: int. The vocabulary's `[PAD]` id (`Tokenizer.special_ids.pad`), which
+            `token_ids` are padded with; other ragged features are padded with 0 (a segment id
+            must stay a valid one where the vocabulary's `[PAD]` is not 0).
         lengths: list[int] or None. With `static_lengths`: pad instead to the shortest of these
             that holds the batch's longest, so batches come in a few fixed shapes.
     """
@@ -22,7 +23,11 @@ def pad_batch(batch: dict, pad_id: int = 0, lengths: list[int] | None = None) ->
         length = edges[tf.minimum(tf.searchsorted(edges, longest[None])[0], len(lengths) - 1)]
         shape = tf.stack([batch["token_ids"].nrows(), length])
     padded = {
-        key: value.to_tensor(pad_id, shape=shape) if isinstance(value, tf.RaggedTensor) else value
+        key: (
+            value.to_tensor(pad_id if key == "token_ids" else 0, shape=shape)
+            if isinstance(value, tf.RaggedTensor)
+            else value
+        )
         for key, value in batch.items()
     }
     padded["padding_mask"] = tf.ones_like(batch["token_ids"]).to_tensor(0, shape=shape)

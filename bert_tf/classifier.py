@@ -1,4 +1,5 @@
-"""A multi-label classifier on any backbone: pooling, dropout, one logit per label."""
+"""Classifiers on any backbone: pooling, dropout, one logit per label; a sigmoid per label
+(multi-label) or one softmax over the classes (single-label)."""
 
 import keras
 import numpy as np
@@ -35,6 +36,9 @@ class MultiLabelClassifier(keras.Model):
 
     Call: dict with `token_ids`, `segment_ids`, `padding_mask` [B, S] -> logits [B, L].
     """
+
+    #: The `--problem_type` it serves.
+    problem_type = "multi_label"
 
     def __init__(
         self,
@@ -80,8 +84,59 @@ class MultiLabelClassifier(keras.Model):
             }[self.pooling]()
         return self.output_layer(self.dropout(pooled, training=training))
 
+    @staticmethod
+    def probabilities(logits):
+        """Each label's probability: [B, L] logits -> [B, L], independent sigmoids."""
+        return ops.sigmoid(logits)
+
+    @staticmethod
+    def example_losses(labels, logits):
+        """Sigmoid cross-entropy averaged over labels, the valid loss whatever `loss` trains:
+        [B, L] multi-hot, [B, L] -> [B]."""
+        return keras.losses.binary_crossentropy(labels, logits, from_logits=True)
+
     def loss_and_metrics(self, batch, training=False):
         """The chosen loss, averaged over labels and examples."""
         logits = self(batch, training=training)
         labels = ops.cast(batch["labels"], logits.dtype)
         return multilabel_loss(self.loss_name, labels, logits, self.positive_weights), {}
+
+
+class SingleLabelClassifier(MultiLabelClassifier):
+    """The same head with one softmax over the classes: each example has exactly one.
+
+    Args: `backbone`, `num_labels` (C), `pooling`, `dropout` as `MultiLabelClassifier`'s;
+        `initial_bias` e.g. the log of the class shares. The loss is softmax cross-entropy.
+
+    Call: dict with `token_ids`, `segment_ids`, `padding_mask` [B, S] -> logits [B, C].
+    """
+
+    problem_type = "single_label"
+
+    def __init__(
+        self,
+        backbone,
+        num_labels,
+        pooling="mean",
+        dropout=0.1,
+        initial_bias=None,
+        name="single_label_classifier",
+        **kwargs,
+    ):
+        super().__init__(backbone, num_labels, pooling, dropout, initial_bias, name=name, **kwargs)
+
+    @staticmethod
+    def probabilities(logits):
+        """The class distribution: [B, C] logits -> [B, C], a softmax."""
+        return ops.softmax(logits, axis=-1)
+
+    @staticmethod
+    def example_losses(labels, logits):
+        """Softmax cross-entropy: [B, C] one-hot, [B, C] -> [B]."""
+        return keras.losses.categorical_crossentropy(labels, logits, from_logits=True)
+
+    def loss_and_metrics(self, batch, training=False):
+        """Softmax cross-entropy averaged over examples."""
+        logits = self(batch, training=training)
+        labels = ops.cast(batch["labels"], logits.dtype)
+        return ops.mean(self.example_losses(labels, logits)), {}

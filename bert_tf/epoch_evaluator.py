@@ -6,8 +6,9 @@ import os
 import numpy as np
 import tensorflow as tf
 from absl import logging
+from keras.ops import convert_to_numpy as to_numpy
 
-from bert_tf import atomic_write, metrics, weights_file
+from bert_tf import atomic_write, problem_types, weights_file
 
 HISTORY_FILE = "history.json"
 
@@ -16,33 +17,39 @@ class EpochEvaluator:
     """Scores valid after each epoch, keeps the history and the best epoch's weights.
 
     The history is kept on disk beside the checkpoints, so a resumed run continues it. Every
-    epoch whose valid micro-F1 beats all earlier ones leaves its weights in its own file: a
-    run resumed after losing an epoch still finds its best remaining epoch's file. Choosing the
-    epoch on valid is early stopping on valid only; test is never looked at here.
+    epoch whose valid score (the problem type's `selection_metric`: micro-F1, or accuracy for
+    single-label) beats all earlier ones leaves its weights in its own file: a run resumed
+    after losing an epoch still finds its best remaining epoch's file. Choosing the epoch on
+    valid is early stopping on valid only; test is never looked at here.
 
     Args:
-        model: keras.Model. Called on a batch, returns logits [B, L].
+        model: a classifier (`MultiLabelClassifier` or `SingleLabelClassifier`). Called on a
+            batch, returns logits [B, L]; its `probabilities` and `example_losses` score them.
         valid_dataset: tf.data.Dataset. Evaluation batches with `labels` [B, L].
-        valid_labels: np.ndarray [N, L]. Multi-hot valid labels, in dataset order.
+        valid_truth: the valid labels in dataset order, as the problem type's `truth` gives
+            them (multi-hot [N, L] for multi-label).
         checkpoint_dir: str. Where the history and the best epochs' weights go.
         steps_per_epoch: int.
         keep_best: bool. Save the weights of improving epochs (for `restore_best`).
         start_step: int. The step a resumed run starts at (history past it is dropped).
+        problem: a `problem_types` entry. How valid is scored.
     """
 
     def __init__(
         self,
         model,
         valid_dataset,
-        valid_labels,
+        valid_truth,
         checkpoint_dir,
         steps_per_epoch,
         keep_best=True,
         start_step=0,
+        problem=problem_types.PROBLEM_TYPES["multi_label"],
     ):
         self.model = model
         self.valid_dataset = valid_dataset
-        self.valid_labels = np.asarray(valid_labels) > 0
+        self.valid_truth = valid_truth
+        self.problem = problem
         self.checkpoint_dir = checkpoint_dir
         self.steps_per_epoch = steps_per_epoch
         self.keep_best = keep_best
@@ -55,17 +62,13 @@ class EpochEvaluator:
         self.history = self._read_history(start_step // steps_per_epoch) if start_step else []
 
     def evaluate(self, dataset):
-        """Probabilities [N, L] and the mean sigmoid cross-entropy over an evaluation dataset
-        (batches shaped like valid's, with `labels`)."""
+        """Probabilities [N, L] and the mean loss (the model's: sigmoid or softmax
+        cross-entropy) over an evaluation dataset (batches shaped like valid's, with `labels`)."""
         probabilities, losses = [], []
         for batch in dataset:
             logits = self._logits(batch)
-            losses.append(
-                tf.keras.losses.binary_crossentropy(
-                    batch["labels"], logits, from_logits=True
-                ).numpy()
-            )
-            probabilities.append(tf.sigmoid(logits).numpy())
+            losses.append(to_numpy(self.model.example_losses(batch["labels"], logits)))
+            probabilities.append(to_numpy(self.model.probabilities(logits)))
         return np.concatenate(probabilities), float(np.concatenate(losses).mean())
 
     def on_step(self, step, train_metrics):
@@ -77,41 +80,32 @@ class EpochEvaluator:
         return {f"valid/{k}": v for k, v in entry.items() if k != "epoch"}
 
     def end_epoch(self, epoch, train_loss=None) -> dict:
-        """Scores valid with the threshold tuned on it, records the epoch and keeps its weights
-        if it is the best so far; returns its history entry."""
+        """Scores valid (multi-label: with the threshold tuned on it), records the epoch and
+        keeps its weights if it is the best so far; returns its history entry."""
         probabilities, valid_loss = self.evaluate(self.valid_dataset)
-        threshold = metrics.tune_threshold(probabilities, self.valid_labels)
-        scores = metrics.multilabel_scores(
-            self.valid_labels, metrics.decide_labels(probabilities, threshold)
-        )
-        entry = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "valid_loss": valid_loss,
-            "valid_micro_f1": scores["micro_f1"],
-            "valid_macro_f1": scores["macro_f1"],
-            "valid_threshold": float(threshold),
-        }
-        earlier = [e["valid_micro_f1"] for e in self.history if e["epoch"] < epoch]
+        scores = self.problem.epoch_scores(probabilities, self.valid_truth)
+        entry = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss, **scores}
+        selected = self.problem.selection_metric
+        earlier = [e[selected] for e in self.history if e["epoch"] < epoch]
         self.history.append(entry)
-        if self.keep_best and all(f1 < entry["valid_micro_f1"] for f1 in earlier):
+        if self.keep_best and all(score < entry[selected] for score in earlier):
             weights_file.save_weights(self.best_weights_path(epoch), self.model.weights)
         atomic_write.write_json(self._history_path, self.history)
         logging.info(
-            "epoch %d: train loss %.4f, valid loss %.4f, valid micro-F1 %.4f, macro-F1 %.4f",
+            "epoch %d: train loss %.4f, valid loss %.4f, %s",
             epoch,
             entry["train_loss"] or float("nan"),
             valid_loss,
-            scores["micro_f1"],
-            scores["macro_f1"],
+            ", ".join(f"{name} {value:.4f}" for name, value in scores.items()),
         )
         return entry
 
     @property
     def best_epoch(self) -> int:
-        """The first epoch with the highest valid micro-F1."""
-        best_f1 = max(entry["valid_micro_f1"] for entry in self.history)
-        return next(e["epoch"] for e in self.history if e["valid_micro_f1"] == best_f1)
+        """The first epoch with the best valid score (the problem type's `selection_metric`)."""
+        selected = self.problem.selection_metric
+        best = max(entry[selected] for entry in self.history)
+        return next(e["epoch"] for e in self.history if e[selected] == best)
 
     @property
     def last_epoch(self) -> int:
@@ -123,10 +117,12 @@ class EpochEvaluator:
         best = self.best_epoch
         if best != self.last_epoch:
             weights_file.load_weights(self.best_weights_path(best), self.model.weights)
+        selected = self.problem.selection_metric
         logging.info(
-            "scoring the weights of epoch %d (best valid micro-F1 %.4f; last epoch %d)",
+            "scoring the weights of epoch %d (best %s %.4f; last epoch %d)",
             best,
-            max(e["valid_micro_f1"] for e in self.history),
+            selected,
+            max(e[selected] for e in self.history),
             self.last_epoch,
         )
         kept = os.path.basename(self.best_weights_path(best))

@@ -11,7 +11,9 @@ the decision rule with its tuned thresholds and the label names are all in its g
              top_labels      tf.string  [N, K]  the K most probable label names, best first
              top_scores      float32    [N, K]  their probabilities
 
-It also keeps `label_names()` (tf.string [L], in column order) as a function for Python users.
+A model fine-tuned on sentence pairs takes each text as `text_a<TAB>text_b` (split at the first
+tab; a text without one is A with an empty B). It also keeps `label_names()` (tf.string [L], in
+column order) and `text_pairs()` (tf.bool []) as functions for Python users.
 The SavedModel goes to `<base>/<version>`, the layout TF Serving reads, through a temporary
 directory and a rename, so a crash never leaves a half-written version.
 """
@@ -22,7 +24,12 @@ import os
 import tensorflow as tf
 
 from bert_tf import atomic_write
-from bert_tf.classification_data import encode_batch, single_segment_features
+from bert_tf.classification_data import (
+    encode_batch,
+    encode_pair_batch,
+    pair_features,
+    single_segment_features,
+)
 from bert_tf.classifier_bundle import load_classifier
 from bert_tf.errors import InputError
 from bert_tf.exported_model import INPUT_NAME, SIGNATURE_NAME
@@ -39,8 +46,19 @@ def multi_label_decision(logits, thresholds):
     return probabilities, (probabilities >= thresholds) | top1
 
 
+def single_label_decision(logits, thresholds):
+    """Softmax probabilities, and the most probable class alone (thresholds are unused): logits
+    [N, C] -> ([N, C], [N, C])."""
+    del thresholds  # one class a text: nothing to tune
+    probabilities = tf.nn.softmax(logits, axis=-1)
+    decided = tf.one_hot(
+        tf.argmax(probabilities, axis=1), tf.shape(probabilities)[1], on_value=True, off_value=False
+    )
+    return probabilities, decided
+
+
 #: The decision rule of each `problem_type` a fine-tuned model's config may name.
-DECISION_RULES = {"multi_label": multi_label_decision}
+DECISION_RULES = {"multi_label": multi_label_decision, "single_label": single_label_decision}
 
 
 class ServingModule(tf.Module):
@@ -48,9 +66,10 @@ class ServingModule(tf.Module):
     strings in the graph.
 
     Args:
-        model: MultiLabelClassifier. With its weights.
+        model: MultiLabelClassifier or SingleLabelClassifier. With its weights.
         tokenizer: Tokenizer. The model's.
-        config: dict. The model directory's config (`max_seq_length`, `classifier`).
+        config: dict. The model directory's config (`max_seq_length`, `classifier` with its
+            `problem_type`, `labels`, `thresholds` and `text_pairs`).
         top_k: int. K, the number of most probable labels returned (at most L).
 
     Raises:
@@ -73,15 +92,24 @@ class ServingModule(tf.Module):
         self._decide = DECISION_RULES[problem_type]
         self._max_seq_length = config["max_seq_length"]
         self._labels = tf.constant(classifier["labels"], tf.string)
-        self._thresholds = tf.constant(classifier["thresholds"], tf.float32)
+        thresholds = classifier["thresholds"]
+        self._thresholds = tf.constant(0.0 if thresholds is None else thresholds, tf.float32)
+        self._text_pairs = bool(classifier.get("text_pairs", False))
         self._top_k = min(top_k, len(classifier["labels"]))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
     def serve(self, text):
-        token_ids = encode_batch(text, self._tokenizer, self._max_seq_length)
-        logits = self.model(
-            single_segment_features(token_ids, self._tokenizer.special_ids.pad), training=False
-        )
+        pad_id = self._tokenizer.special_ids.pad
+        if self._text_pairs:
+            fields = tf.strings.split(text, "\t", maxsplit=1).to_tensor("", shape=[None, 2])
+            token_ids, segment_ids = encode_pair_batch(
+                fields[:, 0], fields[:, 1], self._tokenizer, self._max_seq_length
+            )
+            features = pair_features(token_ids, segment_ids, pad_id)
+        else:
+            token_ids = encode_batch(text, self._tokenizer, self._max_seq_length)
+            features = single_segment_features(token_ids, pad_id)
+        logits = self.model(features, training=False)
         probabilities, labels_mask = self._decide(logits, self._thresholds)
         top_scores, top_indices = tf.math.top_k(probabilities, k=self._top_k)
         return {
@@ -94,6 +122,10 @@ class ServingModule(tf.Module):
     @tf.function(input_signature=[])
     def label_names(self):
         return self._labels
+
+    @tf.function(input_signature=[])
+    def text_pairs(self):
+        return tf.constant(self._text_pairs)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

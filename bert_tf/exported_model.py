@@ -75,6 +75,10 @@ class ExportedModel:
         self.directory = directory
         self.version = version
         self.labels = [name.decode("utf-8") for name in loaded.label_names().numpy()]
+        # Exports made before sentence pairs existed have no `text_pairs`: single texts.
+        self.text_pairs = (
+            bool(loaded.text_pairs().numpy()) if hasattr(loaded, "text_pairs") else False
+        )
         self.output_names = sorted(self._serve.structured_outputs)
 
     def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:

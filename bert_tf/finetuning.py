@@ -1,4 +1,4 @@
-"""Stage 2: a pretrained bundle and labeled files to a multi-label classifier."""
+"""Stage 2: a pretrained bundle and labeled files to a multi-label or single-label classifier."""
 
 import dataclasses
 import math
@@ -10,14 +10,23 @@ from absl import logging
 
 import backbones
 from backbones.base import model_inputs_example
-from bert_tf import atomic_write, backbone_source, cluster, distribution, metrics, run_state
-from bert_tf.classification_data import classification_dataset, encode_texts
-from bert_tf.classifier import POOLINGS, MultiLabelClassifier, prior_log_odds
+from bert_tf import (
+    atomic_write,
+    backbone_source,
+    cluster,
+    distribution,
+    freezing,
+    metrics,
+    problem_types,
+    run_state,
+)
+from bert_tf.classification_data import classification_dataset, encode_inputs
+from bert_tf.classifier import POOLINGS
 from bert_tf.classifier_bundle import save_classifier
 from bert_tf.epoch_evaluator import EpochEvaluator
 from bert_tf.errors import InputError
 from bert_tf.labeled_data import LabelSet, read_labeled_file
-from bert_tf.multilabel_losses import LOSSES, class_balanced_weights
+from bert_tf.multilabel_losses import LOSSES
 from bert_tf.optimization import create_optimizer
 from bert_tf.run_config import RunConfig, setting
 from bert_tf.tokenization import Tokenizer, TokenizerConfig, learn_vocabulary
@@ -32,7 +41,11 @@ SPLITS = ("train", "valid", "test")
 class FinetuneConfig(RunConfig):
     """Settings of a fine-tuning run; each field is a flag of `train_bert_fine_tuning.py`."""
 
-    train_file: str = setting("data/train.txt", "fastText format: text __label__a ...")
+    train_file: str = setting(
+        "data/train.txt",
+        "fastText format: text __label__a ..., or text_a<TAB>text_b __label__a ... for "
+        "sentence pairs.",
+    )
     valid_file: str = setting("data/valid.txt", "Tunes the threshold; scored every epoch.")
     test_file: str = setting("data/test.txt", "Scored once at the end.")
     output_dir: str = setting("runs/finetune", "Where metrics, model and logs go.")
@@ -54,12 +67,38 @@ class FinetuneConfig(RunConfig):
         + ".",
         POOLINGS,
     )
+    problem_type: str = setting(
+        "multi_label",
+        "multi_label: any number of labels a line, a sigmoid each, decided by thresholds tuned "
+        "on valid (micro-F1); single_label: exactly one label a line, a softmax over the "
+        "classes, the most probable one (accuracy).",
+        tuple(problem_types.PROBLEM_TYPES),
+    )
+    freeze: str = setting(
+        "",
+        "Backbone weights kept fixed: embeddings; bottom:N (the embeddings and the N lowest "
+        "layers); all_but_head (the whole backbone). Empty: train everything.",
+    )
     classifier_dropout: float = setting(0.1, "Dropout before the output layer.")
-    init_bias_to_priors: bool = setting(True, "Start the output bias at the labels' log-odds.")
+    init_bias_to_priors: bool = setting(
+        True,
+        "Start the output bias at the labels' log-odds (single_label: the log class shares).",
+    )
     epochs: int = setting(10, "Passes over the train file.")
-    learning_rate: float = setting(5e-4, "Peak learning rate of AdamW.")
+    learning_rate: float | None = setting(
+        None,
+        "Peak learning rate of AdamW. Default: the backbone's, chosen on valid by the "
+        "pretrain-vs-scratch benchmark: "
+        + ", ".join(
+            f"{name} {cls.DEFAULT_FINETUNE_LEARNING_RATE:g}"
+            for name, cls in backbones.BACKBONES.items()
+        )
+        + ".",
+    )
     warmup_proportion: float = setting(0.1, "Share of the steps spent warming up.")
-    per_label_thresholds: bool = setting(False, "Tune one threshold per label on valid.")
+    per_label_thresholds: bool = setting(
+        False, "Tune one threshold per label on valid (multi_label)."
+    )
     threshold_shrinkage: float = setting(
         0.0,
         "With --per_label_thresholds, move a label with n valid positives only n / (n + k) "
@@ -67,14 +106,15 @@ class FinetuneConfig(RunConfig):
     )
     loss: str = setting(
         "sigmoid",
-        "sigmoid cross-entropy; focal (gamma 2); or class_balanced (positives weighted by "
-        "the inverse effective number of their label's train examples).",
+        "multi_label's loss: sigmoid cross-entropy; focal (gamma 2); or class_balanced "
+        "(positives weighted by the inverse effective number of their label's train examples). "
+        "single_label always uses softmax cross-entropy.",
         LOSSES,
     )
     restore_best_epoch: bool = setting(
         True,
         "Score test and save the model with the weights of the epoch with the best valid "
-        "micro-F1; --norestore_best_epoch keeps the last epoch's.",
+        "micro-F1 (single_label: accuracy); --norestore_best_epoch keeps the last epoch's.",
     )
     skip_invalid_lines: bool = setting(
         False, "Skip (and count) lines with no label or no text instead of stopping."
@@ -107,16 +147,18 @@ class FinetuneConfig(RunConfig):
             raise InputError(
                 f"--threshold_shrinkage={self.threshold_shrinkage}: expected 0 or more"
             )
+        problem_types.get(self.problem_type).check_settings(self)
+        freezing.check_freeze(self.freeze)
 
 
 @dataclasses.dataclass(frozen=True)
 class LabeledData:
-    """The three labeled files, the label set (from train) and each split's multi-hot matrix.
+    """The three labeled files, the label set (from train) and each split's label matrix.
 
     Attributes:
         examples: dict split -> LabeledExamples.
         label_set: LabelSet.
-        labels: dict split -> np.ndarray float32 [N, L].
+        labels: dict split -> np.ndarray float32 [N, L]. Multi-hot (one-hot for single-label).
         unseen: dict split -> {label: count} of labels the train file never had.
     """
 
@@ -127,7 +169,7 @@ class LabeledData:
 
 
 def run_finetuning(config: FinetuneConfig) -> dict:
-    """Fine-tunes a multi-label classifier and writes `metrics.json` and `model/`.
+    """Fine-tunes a classifier of `config.problem_type` and writes `metrics.json` and `model/`.
 
     Returns:
         dict: what `metrics.json` holds.
@@ -150,8 +192,9 @@ def run_finetuning(config: FinetuneConfig) -> dict:
             checkpoint_dir, settings, config.resume or not role.is_chief
         )
     with role.discarding():
+        train = data.examples["train"]
         source, backbone, restored = prepare_backbone(
-            config, data.examples["train"].texts, strategy
+            config, train.texts + (train.second_texts or []), strategy
         )
         if not resuming:
             run_state.record_run(checkpoint_dir, settings)
@@ -175,10 +218,11 @@ def _finetune(config, strategy, data, source, backbone, restored, started) -> di
     """Trains the classifier, scores it, and saves it and `metrics.json` into
     `config.output_dir` (this worker's); returns the metrics."""
     checkpoint_dir = os.path.join(config.output_dir, CHECKPOINT_DIR)
-    config = _with_pooling(config, source.name)
+    problem = problem_types.get(config.problem_type)
+    config = _with_backbone_defaults(config, source.name)
     steps_per_epoch = math.ceil(len(data.examples["train"]) / config.batch_size)
     num_steps = config.epochs * steps_per_epoch
-    model, optimizer = _build_classifier(config, backbone, data, num_steps, strategy)
+    model, optimizer, frozen = _build_classifier(config, backbone, data, num_steps, strategy)
     trainer = Trainer.in_output_dir(
         model, optimizer, strategy, config.output_dir, "finetune", max_to_keep=1, config=config
     )
@@ -187,11 +231,12 @@ def _finetune(config, strategy, data, source, backbone, restored, started) -> di
     evaluator = EpochEvaluator(
         model,
         datasets["valid"],
-        data.labels["valid"],
+        problem.truth(data.label_set, data.examples["valid"].labels),
         checkpoint_dir,
         steps_per_epoch,
         keep_best=config.restore_best_epoch,
         start_step=start_step,
+        problem=problem,
     )
     trainer.train(
         datasets["train"],
@@ -208,6 +253,7 @@ def _finetune(config, strategy, data, source, backbone, restored, started) -> di
         best_epoch=best_epoch,
         first_step_loss=trainer.first_step_metrics().get("loss"),
         restored=restored,
+        parameters=dataclasses.asdict(frozen),
         arm="pretrained" if restored else ("scratch" if config.init_checkpoint else "no_bundle"),
         unseen_labels=data.unseen,
         wall_seconds=round(time.perf_counter() - started, 1),
@@ -229,11 +275,19 @@ def _strategy(config):
 
 
 def read_labeled_data(config: FinetuneConfig) -> LabeledData:
-    """Reads the three files; reports skipped lines and labels the train file never had."""
+    """Reads the three files; reports skipped lines and labels the train file never had.
+
+    Raises:
+        InputError: a file that cannot be used (see `read_labeled_file`), single texts in one
+            file and pairs in another, or train labels the problem type cannot use.
+    """
+    problem = problem_types.get(config.problem_type)
     examples = {}
     for split in SPLITS:
         path = getattr(config, f"{split}_file")
-        examples[split] = read_labeled_file(path, f"{split} file", config.skip_invalid_lines)
+        examples[split] = read_labeled_file(
+            path, f"{split} file", config.skip_invalid_lines, problem.single_label_lines
+        )
         skipped = examples[split].skipped_no_label + examples[split].skipped_no_text
         if skipped:
             logging.warning(
@@ -243,6 +297,8 @@ def read_labeled_data(config: FinetuneConfig) -> LabeledData:
                 examples[split].skipped_no_label,
                 examples[split].skipped_no_text,
             )
+    _check_same_text_kind(examples)
+    problem.check_train_examples(examples["train"])
     label_set = LabelSet.from_examples(examples["train"].labels)
     labels, unseen_report = {}, {}
     for split in SPLITS:
@@ -251,10 +307,11 @@ def read_labeled_data(config: FinetuneConfig) -> LabeledData:
             unseen_report[split] = dict(unseen)
             logging.warning(
                 "%s: %d label occurrences (%d distinct labels) never seen in the train file; they "
-                "cannot be predicted and are left out of the scores: %s",
+                "cannot be predicted and %s: %s",
                 examples[split].path,
                 sum(unseen.values()),
                 len(unseen),
+                problem.unseen_labels_scored,
                 ", ".join(sorted(unseen)[:10]) + (" ..." if len(unseen) > 10 else ""),
             )
     logging.info(
@@ -263,6 +320,18 @@ def read_labeled_data(config: FinetuneConfig) -> LabeledData:
         len(label_set),
     )
     return LabeledData(examples, label_set, labels, unseen_report)
+
+
+def _check_same_text_kind(examples) -> None:
+    """Raises InputError unless all three files hold single texts, or all hold pairs."""
+    kinds = ("single texts", "sentence pairs (text_a<TAB>text_b)")
+    train = examples["train"]
+    for split in SPLITS[1:]:
+        if examples[split].text_pairs != train.text_pairs:
+            raise InputError(
+                f"{examples[split].path}: {kinds[examples[split].text_pairs]}, but the train "
+                f"file {train.path} has {kinds[train.text_pairs]}; the three files must be alike"
+            )
 
 
 def prepare_backbone(config: FinetuneConfig, train_texts, strategy):
@@ -292,27 +361,35 @@ def prepare_backbone(config: FinetuneConfig, train_texts, strategy):
     return source, backbone, restored
 
 
-def _with_pooling(config, backbone_name):
-    """The config with `--pooling` set to the backbone's default when it was not given."""
-    if config.pooling is not None:
-        return config
-    pooling = backbones.get(backbone_name).DEFAULT_POOLING
-    logging.info("--pooling=%s (the %s backbone's default)", pooling, backbone_name)
-    return dataclasses.replace(config, pooling=pooling)
+def _with_backbone_defaults(config, backbone_name):
+    """The config with `--pooling` and `--learning_rate` set to the backbone's defaults where
+    they were not given."""
+    backbone_class = backbones.get(backbone_name)
+    defaults = {
+        "pooling": backbone_class.DEFAULT_POOLING,
+        "learning_rate": backbone_class.DEFAULT_FINETUNE_LEARNING_RATE,
+    }
+    unset = {name: value for name, value in defaults.items() if getattr(config, name) is None}
+    for name, value in unset.items():
+        logging.info("--%s=%s (the %s backbone's default)", name, value, backbone_name)
+    return dataclasses.replace(config, **unset)
 
 
 def _build_classifier(config, backbone, data, num_steps, strategy):
+    """The classifier of the problem type, its `--freeze` applied (logged), and an optimizer
+    built on what is left trainable; returns (model, optimizer, FreezeSummary)."""
+    problem = problem_types.get(config.problem_type)
     with strategy.scope():
-        model = MultiLabelClassifier(
-            backbone,
-            len(data.label_set),
-            config.pooling,
-            config.classifier_dropout,
-            prior_log_odds(data.labels["train"]) if config.init_bias_to_priors else None,
-            loss=config.loss,
-            positive_weights=class_balanced_weights(data.labels["train"]),
-        )
+        model = problem.build_classifier(backbone, data.labels["train"], config)
         model(model_inputs_example())
+        frozen = freezing.freeze_backbone(model, backbone, config.freeze)
+        logging.info(
+            "%s: %d weights (%.2fM parameters) frozen, %.2fM parameters trainable",
+            f"--freeze={config.freeze}" if config.freeze else "no --freeze",
+            frozen.frozen_weights,
+            frozen.frozen_parameters / 1e6,
+            frozen.trainable_parameters / 1e6,
+        )
         optimizer = create_optimizer(
             config.learning_rate,
             num_steps,
@@ -320,30 +397,40 @@ def _build_classifier(config, backbone, data, num_steps, strategy):
             config.weight_decay,
         )
         optimizer.build(model.trainable_variables)
-    return model, optimizer
+    return model, optimizer, frozen
 
 
 def _datasets(config, data, tokenizer, start_step) -> dict:
     """Each split's dataset; a resumed run reshuffles with a new seed rather than replaying
     the first epochs' order."""
-    return {
-        split: classification_dataset(
-            encode_texts(data.examples[split].texts, tokenizer, config.max_seq_length),
+    datasets = {}
+    for split in SPLITS:
+        examples = data.examples[split]
+        token_ids, segment_ids = encode_inputs(
+            examples.texts, tokenizer, config.max_seq_length, examples.second_texts
+        )
+        datasets[split] = classification_dataset(
+            token_ids,
             data.labels[split],
             batch_size=config.batch_size,
             max_seq_length=config.max_seq_length,
             training=split == "train",
             seed=config.seed + start_step,
             pad_id=tokenizer.special_ids.pad,
+            segment_ids=segment_ids,
             static_shapes=config.static_shapes,
         )
-        for split in SPLITS
-    }
+    return datasets
 
 
 def final_scores(config, evaluator, datasets, data) -> dict:
-    """Threshold tuned on valid; valid and test scores with it; the per-label table on test."""
+    """Threshold tuned on valid; valid and test scores with it; the per-label table on test.
+    Single-label: `problem_types.SingleLabel.final_scores`."""
     evaluated = {split: evaluator.evaluate(datasets[split]) for split in ("valid", "test")}
+    if config.problem_type == "single_label":
+        problem = problem_types.get(config.problem_type)
+        truths = {s: problem.truth(data.label_set, data.examples[s].labels) for s in evaluated}
+        return problem.final_scores(evaluated, truths)
     threshold = metrics.tune_threshold(
         evaluated["valid"][0],
         data.labels["valid"] > 0,
@@ -376,7 +463,8 @@ def _save(config, model, source, data, results) -> None:
         backbone_name=source.name,
         tokenizer=source.tokenizer,
         labels=data.label_set.names,
-        thresholds=results["valid"]["threshold"],
+        thresholds=results["valid"].get("threshold"),
         max_seq_length=config.max_seq_length,
+        text_pairs=data.examples["train"].text_pairs,
     )
     atomic_write.write_json(os.path.join(config.output_dir, METRICS_FILE), results)

@@ -1,4 +1,5 @@
-"""Multi-label examples in fastText format ("text __label__a __label__b") and their label set."""
+"""Labeled examples in fastText format ("text __label__a __label__b"), of one text or of a pair
+of tab-separated texts ("text_a<TAB>text_b __label__a"), and their label set."""
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -11,37 +12,50 @@ from bert_tf.text_files import read_text_lines
 
 LABEL_PREFIX = "__label__"
 EXPECTED_FORMAT = '"text __label__a [__label__b ...]"'
+PAIR_FORMAT = '"text_a<TAB>text_b __label__a ..."'
 
 
-def parse_fasttext_line(line: str) -> tuple[str, list[str]]:
-    """Split one fastText-format line into its text and its labels.
+def parse_fasttext_line(line: str) -> tuple[list[str], list[str]]:
+    """Split one fastText-format line into its texts and its labels.
 
     Every whitespace-separated token starting with "__label__" is a label, wherever it stands
     (fastText writes them first, other tools last, some both); the other tokens, joined by single
-    spaces, are the text. Splitting on any whitespace makes tabs and repeated spaces harmless.
+    spaces, are the text. A tab separates two texts of a sentence pair; a tab-separated field
+    holding only labels (or nothing) is no text, so "__label__a<TAB>text" is one text. Inside a
+    text, spaces of any number separate words.
 
     Args:
         line: str. One line of a labeled file, without its line terminator.
 
     Returns:
-        (text, labels): the text, possibly empty; the label names without the prefix, in order
-        of first appearance, duplicates removed, possibly empty.
+        (texts, labels): the texts, one (a single text), two (a pair) or none; the label names
+        without the prefix, in order of first appearance, duplicates removed, possibly empty.
 
     Raises:
-        InputError: a token is the bare prefix "__label__" with no name. The message has no
-            file or line; read_labeled_file adds them.
+        InputError: a token is the bare prefix "__label__" with no name, or the line has more
+            than two tab-separated texts. The message has no file or line; read_labeled_file
+            adds them.
     """
-    words = []
+    texts = []
     labels = []
-    for token in line.split():
-        if not token.startswith(LABEL_PREFIX):
-            words.append(token)
-            continue
-        name = token[len(LABEL_PREFIX) :]
-        if not name:
-            raise InputError(f'empty label "{LABEL_PREFIX}" (expected {EXPECTED_FORMAT})')
-        labels.append(name)
-    return " ".join(words), list(dict.fromkeys(labels))
+    for field in line.split("\t"):
+        words = []
+        for token in field.split():
+            if not token.startswith(LABEL_PREFIX):
+                words.append(token)
+                continue
+            name = token[len(LABEL_PREFIX) :]
+            if not name:
+                raise InputError(f'empty label "{LABEL_PREFIX}" (expected {EXPECTED_FORMAT})')
+            labels.append(name)
+        if words:
+            texts.append(" ".join(words))
+    if len(texts) > 2:
+        raise InputError(
+            f"{len(texts)} tab-separated texts; a line holds one text or a pair (expected "
+            f"{EXPECTED_FORMAT} or {PAIR_FORMAT})"
+        )
+    return texts, list(dict.fromkeys(labels))
 
 
 @dataclass(frozen=True)
@@ -49,11 +63,13 @@ class LabeledExamples:
     """The examples of one labeled file, and how many invalid lines were skipped.
 
     Attributes:
-        texts: list[str]. One text per example.
+        texts: list[str]. One text per example: the only one, or a pair's first (A).
         labels: list[list[str]]. The label names of each example, parallel to texts.
         path: str. The file the examples came from, for messages.
         skipped_no_label: int. Lines skipped because they had text but no label.
         skipped_no_text: int. Lines skipped because they had labels but no text.
+        second_texts: list[str] | None. A pair file's second texts (B), parallel to texts;
+            None for a file of single texts.
     """
 
     texts: list[str]
@@ -61,46 +77,69 @@ class LabeledExamples:
     path: str
     skipped_no_label: int
     skipped_no_text: int
+    second_texts: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
 
+    @property
+    def text_pairs(self) -> bool:
+        """True for a file of sentence pairs."""
+        return self.second_texts is not None
+
 
 def read_labeled_file(
-    path: str, what: str = "labeled file", skip_invalid: bool = False
+    path: str, what: str = "labeled file", skip_invalid: bool = False, single_label: bool = False
 ) -> LabeledExamples:
-    """Read a fastText-format file of multi-label examples, one per line.
+    """Read a fastText-format file of labeled examples, one per line.
 
     Blank lines are ignored. A line without a label or without text is a mistake the user should
     hear about, so it is an error by default; with skip_invalid it is skipped and counted instead,
-    and the caller reports the counts, so nothing is dropped silently.
+    and the caller reports the counts, so nothing is dropped silently. A file holds either single
+    texts or pairs: a line of the other kind than the first example's is an error.
 
     Args:
         path: str. The file to read (UTF-8, see read_text_lines).
         what: str. What the file is, in the user's words ("train file"); used in messages.
         skip_invalid: bool. Skip and count lines with no label or no text instead of failing.
+        single_label: bool. Every line must have exactly one label (single-label
+            classification); a line with more is an error, whatever skip_invalid says.
 
     Returns:
         The examples in file order, with the skip counts.
 
     Raises:
         InputError: the file cannot be read as text (see read_text_lines); a line has an empty
-            "__label__"; a line has no label or no text and skip_invalid is False; or no
-            example remains.
+            "__label__" or more than two texts; a line has no label or no text and
+            skip_invalid is False; single_label and a line has several labels; single texts
+            and pairs are mixed; or no example remains.
     """
     texts = []
+    second_texts = []
     labels = []
     skipped_no_label = 0
     skipped_no_text = 0
+    first_line = None  # the first example's line number, and whether it is a pair
     for number, line in enumerate(read_text_lines(path, what), start=1):
         if not line.strip():
             continue
         try:
-            text, line_labels = parse_fasttext_line(line)
+            line_texts, line_labels = parse_fasttext_line(line)
         except InputError as e:
             raise InputError(f"{path}:{number}: {e}") from None
-        if line_labels and text:
-            texts.append(text)
+        if single_label and len(line_labels) > 1:
+            raise InputError(
+                f"{path}:{number}: {len(line_labels)} labels ({', '.join(line_labels)}) in a "
+                'single-label file (expected exactly one: "text __label__a"; a line with '
+                "several labels needs --problem_type=multi_label)"
+            )
+        if line_labels and line_texts:
+            if first_line is None:
+                first_line = (number, len(line_texts) == 2)
+            elif (len(line_texts) == 2) != first_line[1]:
+                raise InputError(f"{path}:{number}: {_mixed_kinds(len(line_texts), first_line)}")
+            texts.append(line_texts[0])
+            second_texts.append(line_texts[-1])
             labels.append(line_labels)
             continue
         if not skip_invalid:
@@ -115,7 +154,19 @@ def read_labeled_file(
             f"{path}: no usable example in the {what} ({skipped_no_label} lines without a label "
             f"and {skipped_no_text} without text were skipped; expected {EXPECTED_FORMAT})"
         )
-    return LabeledExamples(texts, labels, path, skipped_no_label, skipped_no_text)
+    pairs = first_line[1]
+    return LabeledExamples(
+        texts, labels, path, skipped_no_label, skipped_no_text, second_texts if pairs else None
+    )
+
+
+def _mixed_kinds(num_texts: int, first_line: tuple) -> str:
+    kinds = ("one text", "a pair of tab-separated texts")
+    number, first_is_pair = first_line
+    return (
+        f"{kinds[num_texts == 2]}, but line {number} has {kinds[first_is_pair]}; a file holds "
+        f"only single texts or only pairs ({PAIR_FORMAT})"
+    )
 
 
 class LabelSet:

@@ -3,9 +3,11 @@ its export: probabilities, decisions, their printed form, and a stream of output
 `predict_bert.py` (`bert-tf-predict`).
 
 An output line is the labels of one text with their probabilities, most probable first,
-tab-separated: `label:0.913`. By default the labels are those the model decides (the
-thresholds tuned on valid, at least the top-1 label, see `metrics.decide_labels`); with
-`top_k` > 0, the k most probable labels whatever the thresholds.
+tab-separated: `label:0.913`. By default the labels are those the model decides: for
+multi-label, those at or above the thresholds tuned on valid (at least the top-1 label, see
+`metrics.decide_labels`); for single-label, the most probable class. With `top_k` > 0, the k
+most probable labels whatever was decided. A model fine-tuned on sentence pairs reads each input
+line as `text_a<TAB>text_b`.
 """
 
 import itertools
@@ -14,28 +16,37 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from bert_tf import metrics
-from bert_tf.classification_data import encode_texts, single_segment_features
+from bert_tf import problem_types
+from bert_tf.batching import pad_batch
+from bert_tf.classification_data import encode_inputs
 from bert_tf.classifier_bundle import load_classifier
+from bert_tf.errors import InputError
 from bert_tf.exported_model import is_export, load_exported
 
 
-def predict_probabilities(model, tokenizer, texts, max_seq_length, batch_size=64) -> np.ndarray:
-    """Label probabilities [N, L] for raw texts.
+def predict_probabilities(
+    model, tokenizer, texts, max_seq_length, batch_size=64, second_texts=None
+) -> np.ndarray:
+    """Label probabilities [N, L] for raw texts (sigmoids, or a softmax for single-label).
 
     Args:
-        model: MultiLabelClassifier.
+        model: MultiLabelClassifier or SingleLabelClassifier.
         tokenizer: Tokenizer. The model's.
-        texts: list[str]. N raw texts.
+        texts: list[str]. N raw texts (a pair's first texts).
         max_seq_length: int. Texts are truncated to this many tokens, [CLS]/[SEP] included.
         batch_size: int. Texts per forward pass; the result does not depend on it.
+        second_texts: list[str] or None. A pair model's second texts, N of them.
     """
-    ids = encode_texts(texts, tokenizer, max_seq_length)
-    batches = tf.data.Dataset.from_tensor_slices(ids).ragged_batch(batch_size)
+    token_ids, segment_ids = encode_inputs(texts, tokenizer, max_seq_length, second_texts)
+    if segment_ids is None:
+        segment_ids = tf.zeros_like(token_ids)
+    batches = tf.data.Dataset.from_tensor_slices(
+        {"token_ids": token_ids, "segment_ids": segment_ids}
+    ).ragged_batch(batch_size)
     outputs = [
-        tf.sigmoid(
-            model(single_segment_features(batch, tokenizer.special_ids.pad), training=False)
-        ).numpy()
+        np.asarray(
+            model.probabilities(model(pad_batch(batch, tokenizer.special_ids.pad), training=False))
+        )
         for batch in batches
     ]
     return np.concatenate(outputs) if outputs else np.zeros((0, model.output_layer.units))
@@ -53,16 +64,27 @@ class ClassifierPredictor:
 
     def __init__(self, directory: str):
         self.model, self.tokenizer, self.config = load_classifier(directory)
-        self.labels = self.config["classifier"]["labels"]
+        classifier = self.config["classifier"]
+        self.labels = classifier["labels"]
+        self.text_pairs = classifier["text_pairs"]
+        self._problem = problem_types.get(classifier["problem_type"])
 
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities [N, L] and the decided labels, bool [N, L]."""
+        """Probabilities [N, L] and the decided labels, bool [N, L]. A pair model splits each
+        text at its first tab (`text_a<TAB>text_b`; no tab: an empty B), as its export does."""
+        second_texts = None
+        if self.text_pairs:
+            pairs = [text.partition("\t") for text in texts]
+            texts, second_texts = [a for a, _, _ in pairs], [b for _, _, b in pairs]
         probabilities = predict_probabilities(
-            self.model, self.tokenizer, texts, self.config["max_seq_length"], max(1, len(texts))
+            self.model,
+            self.tokenizer,
+            texts,
+            self.config["max_seq_length"],
+            max(1, len(texts)),
+            second_texts,
         )
-        decided = metrics.decide_labels(
-            probabilities, np.asarray(self.config["classifier"]["thresholds"])
-        )
+        decided = self._problem.decide(probabilities, self.config["classifier"]["thresholds"])
         return probabilities, decided
 
 
@@ -80,6 +102,7 @@ class ExportPredictor:
     def __init__(self, directory: str):
         self.model = load_exported(directory)
         self.labels = self.model.labels
+        self.text_pairs = self.model.text_pairs
 
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities [N, L] and the decided labels, bool [N, L]."""
@@ -129,7 +152,8 @@ def predict_lines(
 
     Reads `batch_size` lines, predicts them, yields their output lines, and only then reads
     the next batch, so a caller that flushes after each batch works in a pipe (the last batch
-    may be shorter). Texts are taken as given: strip line terminators before.
+    may be shorter). Texts are taken as given: strip line terminators before. For a model
+    fine-tuned on sentence pairs each line is `text_a<TAB>text_b`.
 
     Args:
         lines: Iterable[str]. Raw texts, one per output line; may be endless.
@@ -142,6 +166,8 @@ def predict_lines(
 
     Raises:
         ValueError: batch_size < 1 or top_k < 0 (programming errors).
+        InputError: (while iterating) a pair model's input line is not two tab-separated
+            texts; the message names the line.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -153,6 +179,26 @@ def predict_lines(
 def _predicted_lines(texts, predictor, batch_size, top_k):
     """`predict_lines` after its argument checks (a generator would check only when first
     advanced)."""
+    first_line = 1
     while batch := list(itertools.islice(texts, batch_size)):
+        if predictor.text_pairs:
+            batch = [_pair_text(line, number) for number, line in enumerate(batch, first_line)]
         probabilities, decided = predictor(batch)
         yield from format_predictions(probabilities, decided, predictor.labels, top_k)
+        first_line += len(batch)
+
+
+def _pair_text(line, number):
+    """`text_a<TAB>text_b` from an input line of a pair model, whose texts are its two
+    tab-separated fields that hold more than whitespace (as in labeled files).
+
+    Raises:
+        InputError: the line does not hold exactly two texts (naming its number).
+    """
+    fields = [field for field in line.split("\t") if field.strip()]
+    if len(fields) != 2:
+        raise InputError(
+            f"input line {number}: {len(fields)} tab-separated texts; the model was "
+            "fine-tuned on sentence pairs (expected text_a<TAB>text_b)"
+        )
+    return "\t".join(fields)

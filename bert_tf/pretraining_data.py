@@ -22,6 +22,7 @@ import tensorflow as tf
 from bert_tf.batching import batch_by_length, pad_batch, static_lengths
 from bert_tf.corpus import Corpus
 from bert_tf.errors import InputError
+from bert_tf.segment_pairs import kept_pair_lengths
 from bert_tf.tokenization import SpecialTokenIds, Tokenizer
 
 _NUM_SPECIAL_IN_SINGLE = 2  # [CLS] A [SEP]
@@ -318,8 +319,7 @@ def make_pair_fn(
         random_stop = tf.minimum(tables["document_token_end"][other], b_start + next_length)
         b_stop = tf.where(is_random, random_stop, chunk_stop)
         length_a, length_b = a_stop - chunk_start, b_stop - b_start
-        keep_a = tf.minimum(length_a, tf.maximum(budget_t // 2, budget_t - length_b))
-        keep_b = tf.minimum(length_b, budget_t - keep_a)
+        keep_a, keep_b = kept_pair_lengths(length_a, length_b, budget_t)
         segment_a = token_ids[a_stop - keep_a : a_stop]
         segment_b = token_ids[b_start : b_start + keep_b]
         cls, sep = tf.constant([special_ids.cls]), tf.constant([special_ids.sep])

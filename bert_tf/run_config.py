@@ -125,8 +125,9 @@ class RunConfig:
             if value is not None and value <= 0:
                 raise InputError(f"--{name}={value}: expected a positive number")
         for name in ("learning_rate", "cluster_timeout"):
-            if getattr(self, name) <= 0:
-                raise InputError(f"--{name}={getattr(self, name)}: expected a positive number")
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise InputError(f"--{name}={value}: expected a positive number")
         if self.strategy == "tpu" and not self.static_shapes:
             logging.warning(
                 "--strategy=tpu without --static_shapes: the TPU compiles a program for every "

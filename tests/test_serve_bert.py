@@ -194,8 +194,12 @@ def test_concurrent_requests_are_answered_in_shared_model_calls(server, texts):
 
 
 def test_a_new_version_is_served_without_a_restart(server, export_base, tmp_path):
+    """Version 2 is another kind of model: single-label on sentence pairs (`A<TAB>B`), answered
+    with its softmax and its most probable class alone."""
     _, client = server
-    model_dir = support.make_untrained_classifier(tmp_path / "model", NEW_LABELS, 0.5)
+    model_dir = support.make_untrained_classifier(
+        tmp_path / "model", NEW_LABELS, None, problem_type="single_label", text_pairs=True
+    )
     export_classifier(ExportConfig(model_dir=model_dir, export_dir=str(export_base / "2")))
     deadline = time.monotonic() + 60
     while (
@@ -203,10 +207,17 @@ def test_a_new_version_is_served_without_a_restart(server, export_base, tmp_path
     ):
         assert time.monotonic() < deadline, "version 2 was not picked up within 60 s"
         time.sleep(0.2)
-    status, answer = client.predict({"instances": ["a text"]})
+    pairs = ["a text\tits continuation", "another text\tsomething else"]
+    status, answer = client.predict({"instances": pairs})
     assert status == 200
-    assert set(answer["predictions"][0]["top_labels"]) <= set(NEW_LABELS)
-    assert len(answer["predictions"][0]["probabilities"]) == len(NEW_LABELS)
+    expected = ExportedModel(str(export_base / "2"), 2)(pairs)
+    for row, probabilities in zip(answer["predictions"], expected["probabilities"]):
+        assert len(row["probabilities"]) == len(NEW_LABELS)
+        np.testing.assert_allclose(row["probabilities"], probabilities, atol=1e-6)
+        assert sum(row["probabilities"]) == pytest.approx(1.0, abs=1e-5)
+        best = int(np.argmax(row["probabilities"]))
+        assert row["labels_mask"] == [i == best for i in range(len(NEW_LABELS))]
+        assert row["top_labels"][0] == NEW_LABELS[best]
     status, _ = client.request(
         "POST", f"/v1/models/{NAME}/versions/2:predict", {"instances": ["a"]}
     )

@@ -40,6 +40,17 @@ def test_token_embedding_is_a_keras_embedding(backbone, backbone_config):
     assert any(w is backbone.token_embedding.embeddings for w in backbone.weights)
 
 
+def test_embeddings_and_blocks_are_the_stack_bottom_up(backbone, backbone_config):
+    """What fine-tuning's --freeze keeps fixed: `embeddings` (holding the token embedding),
+    then one block per layer, each with weights of its own."""
+    groups = [backbone.embeddings.weights] + [block.weights for block in backbone.blocks]
+    assert len(backbone.blocks) == backbone_config["num_layers"]
+    assert any(w is backbone.token_embedding.embeddings for w in groups[0])
+    paths = [w.path for group in groups for w in group]
+    assert all(groups) and len(paths) == len(set(paths))
+    assert set(paths) <= {w.path for w in backbone.weights}
+
+
 def test_config_is_the_constructor_kwargs(backbone, backbone_config):
     config = backbone.get_config()
     assert {key: config[key] for key in backbone_config} == backbone_config
@@ -167,3 +178,7 @@ def test_presets_exist_for_every_size(backbone_name):
 
 def test_default_pooling_is_one_the_classifier_offers(backbone_name):
     assert backbones.get(backbone_name).DEFAULT_POOLING in POOLINGS
+
+
+def test_default_fine_tuning_learning_rate_is_a_usable_rate(backbone_name):
+    assert 0 < backbones.get(backbone_name).DEFAULT_FINETUNE_LEARNING_RATE < 1

@@ -11,10 +11,17 @@ import pytest
 
 import backbones
 from benchmarks import pretrain_vs_scratch as benchmark
+from benchmarks import pretrain_vs_scratch_inputs as inputs
 from benchmarks.pretrain_vs_scratch import Budget, Plan, run_benchmark
-from benchmarks.pretrain_vs_scratch_report import markdown_report, plot_curves, unfinished_groups
+from benchmarks.pretrain_vs_scratch_report import (
+    markdown_report,
+    plot_curves,
+    unfinished_groups,
+    write_outputs,
+)
 
 ARMS = ("pretrained", "scratch")
+SHARED_VOCABULARY = benchmark.shared_vocabulary  # before any test replaces it
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -83,6 +90,48 @@ def test_report_keeps_the_run_order_and_sets_the_gain_target_on_the_small_set_on
     assert "### train_small.txt" in small_part  # run first, shown first
     assert "gains +10.0 points" in small_part and "more than twice the std met" in small_part
     assert "gains +10.0 points" in large_part and "target" not in large_part
+
+
+def single_label_record(backbone, arm, seed, accuracy, macro_f1, curve, **extra):
+    figures = dict(test_accuracy=accuracy, test_macro_f1=macro_f1, valid_accuracy=curve[-1])
+    base = record(backbone, arm, seed, None, curve, **extra)
+    for key in ("test_micro_f1", "test_mean_f1", "valid_micro_f1"):
+        del base[key]
+    return dict(base, problem_type="single_label", **figures)
+
+
+def test_single_label_report_gives_accuracy_the_strict_gain_target_and_both_tfidf_figures():
+    records = [
+        single_label_record("transformer", "pretrained", 0, 0.70, 0.45, [0.6, 0.68]),
+        single_label_record("transformer", "pretrained", 1, 0.72, 0.47, [0.6, 0.70]),
+        single_label_record("transformer", "scratch", 0, 0.60, 0.30, [0.5, 0.58]),
+        single_label_record("transformer", "scratch", 1, 0.62, 0.32, [0.5, 0.60]),
+        single_label_record("none", "tfidf_lr", 0, 0.66, 0.40, [0.0], lr=None, c=100.0),
+    ]
+    report = markdown_report(records, "single_label")
+    assert (
+        "| valid acc ep 1 |" in report and "| test accuracy | test macro-F1 | minutes |" in report
+    )
+    assert "| transformer | pretrained | – | 0.001 | 2 | 0.6000 ± 0.0000 |" in report
+    assert "0.7100 ± 0.0100 | 0.4600 ± 0.0100 |" in report
+    # Gain 10 points, twice the larger std 2: 8 beyond it, so at least 5 beyond: met.
+    assert "pretraining gains +10.0 points of test accuracy (twice the larger std: 2.0" in report
+    assert "gain less twice the std +8.0: target of at least 5.0 points beyond twice" in report
+    assert "the std met" in report
+    assert (
+        "pretrained vs. TF-IDF + logistic regression: 0.7100 vs. 0.6600 test accuracy, "
+        "0.4600 vs. 0.4000 test macro-F1 (above on both)" in report
+    )
+    # 6 points of gain, 2 of spread: 4 beyond twice the std is not enough.
+    worse = [
+        dict(r, test_accuracy=r["test_accuracy"] - 0.04) if r["arm"] == "pretrained" else r
+        for r in records
+    ]
+    assert "target of at least 5.0 points beyond twice the std not met" in markdown_report(
+        worse, "single_label"
+    )
+    below = [dict(r, test_macro_f1=0.39) if r["arm"] == "pretrained" else r for r in records]
+    assert "(not above on both)" in markdown_report(below, "single_label")
 
 
 def test_plot_writes_a_png(tmp_path):
@@ -184,9 +233,26 @@ def test_run_names_keep_settings_apart_and_share_scratch_runs_across_pretraining
         )
 
 
+def test_single_label_runs_are_named_apart_and_multi_label_names_are_unchanged():
+    multi = Budget("tiny", 12000, 1e-3, {"train_small.txt": 10}, (1e-3,), (0,))
+    single = dataclasses.replace(multi, problem_type="single_label")
+    assert benchmark.run_name("transformer", "pretrained", "train_small.txt", 1e-3, 0, multi) == (
+        "transformer_train_small_pretrained12000_lr0.001_s0"
+    )
+    assert benchmark.run_name("textcnn", "scratch", "train_small.txt", 3e-3, 1, single) == (
+        "textcnn_train_small_scratch_maxpool_lr0.003_s1_single_label"
+    )
+    assert (multi.selection_metric, single.selection_metric) == (
+        "valid_micro_f1",
+        "valid_accuracy",
+    )
+
+
 def test_budget_overrides_replace_only_what_is_given():
     full = benchmark.BUDGETS["full"]
     assert benchmark.budget_with_overrides(full) == full
+    single = benchmark.budget_with_overrides(full, problem_type="single_label")
+    assert single == dataclasses.replace(full, problem_type="single_label")
     small = benchmark.budget_with_overrides(full, 3000, "max", "train_small.txt")
     assert (small.pretrain_steps, small.pooling, small.train_files) == (
         3000,
@@ -208,6 +274,7 @@ def fake_scripts(monkeypatch, valid_f1_at):
 
     def run(script, args, log_path, threads=0):
         flags = dict(arg[2:].split("=", 1) for arg in args)
+        write_args = args
         name = os.path.basename(flags["output_dir"])
         os.makedirs(flags["output_dir"], exist_ok=True)
         with lock:
@@ -217,18 +284,26 @@ def fake_scripts(monkeypatch, valid_f1_at):
             seen["most_at_once"] = max(seen["most_at_once"], len(running))
         try:
             time.sleep(0.2)
-            write_outputs(script, flags)
+            write_outputs(script, flags, write_args)
         finally:
             with lock:
                 running.remove(name)
 
-    def write_outputs(script, flags):
+    def write_outputs(script, flags, args):
         if script == "train_bert_lm.py":
-            with open(os.path.join(flags["output_dir"], "config.json"), "w") as f:
-                json.dump({"backbone": {"name": flags["backbone"]}}, f)
+            seen.setdefault("corpora", []).append(flags["corpus"])
+            seen.setdefault("pretraining_args", []).append(args)
+            summary_of(flags["output_dir"], flags["backbone"], int(flags["num_train_steps"]))
             return
         f1 = valid_f1_at(float(flags["learning_rate"]))
         scores = dict(micro_f1=f1, macro_f1=f1, mean_f1=f1, precision=f1, recall=f1)
+        history = [dict(train_loss=0.1, valid_loss=0.1, valid_micro_f1=f1)]
+        extra = {}
+        if flags["problem_type"] == "single_label":
+            # Accuracy decides here; micro-F1 (absent in real single-label runs) would not.
+            scores = dict(accuracy=f1, macro_f1=1 - f1)
+            history = [dict(train_loss=0.1, valid_loss=0.1, valid_accuracy=f1)]
+            extra["test_confusion_matrix"] = {"labels": ["a", "b"], "matrix": [[3, 1], [0, 2]]}
         metrics = {
             "arm": "pretrained" if flags["load_weights"] == "True" else "scratch",
             "config": {
@@ -237,13 +312,16 @@ def fake_scripts(monkeypatch, valid_f1_at):
                 "learning_rate": float(flags["learning_rate"]),
                 "seed": int(flags["seed"]),
                 "pooling": flags["pooling"],
+                "problem_type": flags["problem_type"],
             },
-            "history": [dict(train_loss=0.1, valid_loss=0.1, valid_micro_f1=f1)],
+            "history": history,
             "first_step_loss": 0.7,
             "best_epoch": 1,
+            "finetune_args": args,
             "valid": scores,
             "test": dict(scores, threshold=0.5),
             "wall_seconds": 0.05,
+            **extra,
         }
         with open(os.path.join(flags["output_dir"], "metrics.json"), "w") as f:
             json.dump(metrics, f)
@@ -253,7 +331,11 @@ def fake_scripts(monkeypatch, valid_f1_at):
     monkeypatch.setattr(
         benchmark,
         "tfidf_record",
-        lambda train_file, plan: record("none", "tfidf_lr", 0, 0.4, [], lr=None, c=1.0),
+        lambda train_file, plan: (
+            single_label_record("none", "tfidf_lr", 0, 0.4, 0.3, [0.0], lr=None, c=1.0)
+            if plan.budget.problem_type == "single_label"
+            else record("none", "tfidf_lr", 0, 0.4, [], lr=None, c=1.0)
+        ),
     )
     return seen
 
@@ -311,4 +393,151 @@ def test_missing_data_files_names_what_the_budget_reads(tmp_path):
     quick = benchmark.BUDGETS["quick"]
     (tmp_path / "pretrain.txt").write_text("a.\n", encoding="utf-8")
     (tmp_path / "valid.txt").write_text("a __label__x\n", encoding="utf-8")
-    assert benchmark.missing_data_files(str(tmp_path), quick) == ["test.txt", "train_small.txt"]
+    plan = Plan(quick, str(tmp_path), str(tmp_path / "work"))
+    assert benchmark.missing_data_files(plan, ["transformer"]) == [
+        str(tmp_path / "test.txt"),
+        str(tmp_path / "train_small.txt"),
+    ]
+    corpus = str(tmp_path / "corpus.txt")
+    elsewhere = Plan(quick, str(tmp_path), "work", pretrain_corpus=corpus)
+    assert corpus in benchmark.missing_data_files(elsewhere, ["transformer"])
+    # With every backbone's bundle given, nothing is pretrained: the corpus is not read.
+    given = dataclasses.replace(elsewhere, pretrained_bundles={"transformer": "bundle"})
+    assert corpus not in benchmark.missing_data_files(given, ["transformer"])
+    assert corpus in benchmark.missing_data_files(given, ["transformer", "textcnn"])
+
+
+def test_single_label_sweeps_choose_on_valid_accuracy_from_another_corpus(tmp_path, monkeypatch):
+    seen = fake_scripts(monkeypatch, valid_f1_at=lambda rate: 1 - abs(np.log10(rate / 3e-3)))
+    budget = Budget(
+        "tiny", 4, 1e-3, {"train_small.txt": 1}, (1e-3, 3e-3), (0, 1), problem_type="single_label"
+    )
+    corpus = str(tmp_path / "tags" / "pretrain.txt")
+    plan = Plan(
+        budget, str(tmp_path / "sections"), str(tmp_path / "work"), 2, pretrain_corpus=corpus
+    )
+    *_, records = run_benchmark(plan, ["transformer"])
+
+    assert seen["corpora"] == [corpus]
+    runs = [r for r in records if r["arm"] != "tfidf_lr"]
+    assert all(r["run"].endswith("_single_label") for r in runs)
+    assert {r["learning_rate"] for r in runs if r["chosen"]} == {3e-3}
+    assert all(r["problem_type"] == "single_label" and "test_accuracy" in r for r in runs)
+    out = str(tmp_path / "report")
+    report = write_outputs(records, budget, ["transformer"], "cmd", out)
+    assert "test accuracy" in report and "micro-F1" not in report
+    with open(out + "_confusion.png", "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def summary_of(directory, backbone, steps):
+    """Writes a stand-in bundle's `config.json`: what the benchmark and its report read."""
+    figures = dict(start_loss=9.0, end_loss=5.0, start_accuracy=0.0, end_accuracy=0.25)
+    summary = dict(
+        steps=steps,
+        epochs=1.0,
+        batch_size=32,
+        steps_per_second=3.0,
+        padded_tokens_per_second=5000.0,
+        tasks={"masked_lm": figures},
+    )
+    config = {
+        "backbone": {"name": backbone, "config": {"hidden_dim": 128, "num_layers": 2}},
+        "tokenizer": {"vocabulary_size": 100},
+        "training_summary": summary,
+        "files": {},
+    }
+    with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f)
+
+
+def given_bundle(path, backbone, steps):
+    """A stand-in for a bundle pretrained elsewhere: its config and vocabulary."""
+    os.makedirs(path)
+    summary_of(path, backbone, steps)
+    (path / "vocab.txt").write_text("[PAD]\n", encoding="utf-8")
+    return str(path)
+
+
+def test_a_given_bundle_replaces_pretraining_and_lends_its_vocabulary(tmp_path, monkeypatch):
+    """`--pretrained_bundle=transformer=PATH`: both Transformer arms start from PATH (pretrained
+    runs named by its steps), the TextCNN is pretrained here with PATH's vocabulary and the
+    extra pretraining flags, and every fine-tuning run gets the dropout asked for."""
+    given = given_bundle(tmp_path / "elsewhere" / "bundle", "transformer", steps=4162)
+    seen = fake_scripts(monkeypatch, valid_f1_at=lambda rate: 1 - abs(np.log10(rate / 1e-3)))
+    monkeypatch.setattr(benchmark, "shared_vocabulary", SHARED_VOCABULARY)
+    budget = Budget(
+        "tiny",
+        50,
+        1e-3,
+        {"train_small.txt": 1},
+        (1e-3, 3e-3),
+        (0,),
+        pretrain_flags=("--tasks=masked_lm", "--dropout=0"),
+        finetune_dropout=0.1,
+    )
+    plan = Plan(
+        budget,
+        str(tmp_path),
+        str(tmp_path / "work"),
+        jobs=2,
+        pretrained_bundles={"transformer": given},
+    )
+    *_, records = run_benchmark(plan, ["transformer", "textcnn"])
+
+    (pretraining,) = seen["pretraining_args"]  # the TextCNN's only
+    assert "--backbone=textcnn" in pretraining
+    assert f"--vocab_file={os.path.join(given, 'vocab.txt')}" in pretraining
+    assert pretraining[-2:] == ["--tasks=masked_lm", "--dropout=0"]
+    runs = [r for r in records if r["arm"] != "tfidf_lr"]
+    for r in runs:
+        with open(os.path.join(r["run"], "metrics.json"), encoding="utf-8") as f:
+            args = json.load(f)["finetune_args"]
+        assert "--dropout=0.1" in args
+        if r["backbone"] == "transformer":
+            assert f"--init_checkpoint={given}" in args
+    names = {os.path.basename(r["run"]) for r in runs if r["arm"] == "pretrained"}
+    assert "transformer_train_small_pretrained4162_lr0.001_s0" in names
+    assert "textcnn_train_small_pretrained50_maxpool_lr0.001_s0" in names
+    write_outputs(records, budget, ["transformer", "textcnn"], "cmd", str(tmp_path / "report"))
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| transformer | 2 × 128 | masked_lm | 4162 (1.0) |" in report
+    assert "| textcnn | 2 × 128 | masked_lm | 50 (1.0) |" in report
+    assert f"- `{given}`" in report
+
+
+@pytest.mark.parametrize(
+    "specs, message",
+    [
+        (["transformer"], "expected BACKBONE=PATH"),
+        (["bert=x"], "'bert' is not one of --backbones"),
+        (["transformer={b}", "transformer={b}"], "transformer given twice"),
+        (["transformer={missing}"], "no config.json"),
+        (["textcnn={b}"], "the bundle holds a transformer backbone"),
+    ],
+)
+def test_given_bundles_are_checked(tmp_path, specs, message):
+    paths = dict(b=given_bundle(tmp_path / "b", "transformer", 10), missing=str(tmp_path / "m"))
+    with pytest.raises(ValueError, match=message):
+        inputs.parse_pretrained_bundles(
+            [spec.format(**paths) for spec in specs], ["transformer", "textcnn"]
+        )
+    assert inputs.parse_pretrained_bundles([f"transformer={paths['b']}"], ["transformer"]) == {
+        "transformer": paths["b"]
+    }
+
+
+def test_a_variant_gets_its_own_work_directory_named_by_its_inputs(tmp_path):
+    base = str(tmp_path / "full")
+    assert inputs.variant_work_dir(base, dict(vocab_file="", finetune_dropout=None)) == base
+    vocabulary = tmp_path / "vocab.txt"
+    vocabulary.write_text("[PAD]\na\n", encoding="utf-8")
+    settings = dict(vocab_file=str(vocabulary), pretrain_flags=("--dropout=0",))
+    variant = inputs.variant_work_dir(base, settings)
+    assert variant.startswith(base + "_") and variant == inputs.variant_work_dir(base, settings)
+    with open(os.path.join(variant, inputs.VARIANT_FILE), encoding="utf-8") as f:
+        recorded = json.load(f)
+    assert recorded["pretrain_flags"] == ["--dropout=0"]
+    assert recorded["vocab_file"]["file"] == str(vocabulary)
+    vocabulary.write_text("[PAD]\nb\n", encoding="utf-8")  # same path, other contents
+    assert inputs.variant_work_dir(base, settings) != variant

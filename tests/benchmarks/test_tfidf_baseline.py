@@ -24,3 +24,50 @@ def test_test_scores_follow_from_the_returned_probabilities_and_threshold(files)
     best = max(baseline["tried"], key=lambda t: t["valid_micro_f1"])
     assert baseline["c"] == best["c"]
     assert baseline["valid"]["micro_f1"] == best["valid_micro_f1"]
+
+
+def test_fitting_labels_in_parallel_gives_the_same_model(files):
+    one = run_tfidf_baseline(files["train_file"], files["valid_file"], files["test_file"])
+    two = run_tfidf_baseline(files["train_file"], files["valid_file"], files["test_file"], jobs=2)
+    assert two["c"] == one["c"] and two["threshold"] == one["threshold"]
+    assert two["test_probabilities"] == pytest.approx(one["test_probabilities"], abs=1e-6)
+
+
+def test_single_label_reference_scores_as_the_classifier_does(tmp_path):
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from benchmarks.tfidf_baseline import run_tfidf_single_label_baseline
+
+    files = {}
+    for split, name, count in (("train", "train.txt", 200), ("valid", "valid.txt", 60)):
+        lines = support.read_lines(name, count)
+        path = tmp_path / f"{split}.txt"
+        # Each line's first label only: a single-label set of topics.
+        path.write_text(
+            "".join(
+                f"{line.split('__label__')[0]} __label__{first_label(line)}\n" for line in lines
+            ),
+            encoding="utf-8",
+        )
+        files[split] = str(path)
+    (tmp_path / "test.txt").write_text("a new text __label__never::seen\n", encoding="utf-8")
+    baseline = run_tfidf_single_label_baseline(files["train"], files["valid"], files["valid"])
+    valid = read_labeled_file(files["valid"])
+    predicted = [baseline["labels"][i] for i in baseline["test_probabilities"].argmax(axis=1)]
+    truth = [labels[0] for labels in valid.labels]
+    assert baseline["test"]["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+    assert baseline["test"]["macro_f1"] == pytest.approx(
+        f1_score(truth, predicted, average="macro")
+    )
+    assert baseline["test"]["accuracy"] > 0.5
+    best = max(baseline["tried"], key=lambda t: t["valid_accuracy"])
+    assert baseline["c"] == best["c"]
+    # A test class the train file lacks counts as an error.
+    unseen = run_tfidf_single_label_baseline(
+        files["train"], files["valid"], str(tmp_path / "test.txt")
+    )
+    assert unseen["test"]["accuracy"] == 0.0
+
+
+def first_label(line):
+    return line.split("__label__")[1].split()[0]

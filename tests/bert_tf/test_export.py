@@ -17,7 +17,7 @@ from bert_tf import export
 from bert_tf.errors import InputError
 from bert_tf.export import ExportConfig, export_classifier
 from bert_tf.metrics import decide_labels
-from bert_tf.prediction import ClassifierPredictor
+from bert_tf.prediction import ClassifierPredictor, load_predictor, predict_lines
 
 LABELS = ["audio", "science", "gui", "games", "web"]
 TOP_K = 3
@@ -200,3 +200,42 @@ def test_the_decision_rule_comes_from_the_models_config(model_dir, tmp_path):
     support.write_config(changed, config)
     with pytest.raises(InputError, match="problem type 'ranking'.*multi_label"):
         export_classifier(ExportConfig(model_dir=str(changed), export_dir=str(tmp_path / "e/1")))
+
+
+@pytest.mark.slow
+def test_a_single_label_pair_model_exports_its_softmax_and_argmax_class(tmp_path):
+    """A single-label model on sentence pairs: the export splits `A<TAB>B` in its graph, gives
+    the softmax, only the most probable class in `labels_mask`, and answers as the rebuilt model
+    does; `bert-tf-predict` prints the same from either."""
+    model_dir = support.make_untrained_classifier(
+        tmp_path / "model", LABELS, None, problem_type="single_label", text_pairs=True
+    )
+    texts = [f"{a}\t{b}" for a, b in zip(sample_texts()[:20], sample_texts()[20:40])]
+    texts += ["only one text", "\t"]  # no B, and two empty texts: answered as the model does
+    export_dir = export_classifier(
+        ExportConfig(model_dir=model_dir, export_dir=str(tmp_path / "e" / "1"), top_k=TOP_K)
+    )
+    loaded = tf.saved_model.load(export_dir)
+    assert bool(loaded.text_pairs().numpy())
+    outputs = {
+        name: value.numpy()
+        for name, value in loaded.signatures["serving_default"](text=tf.constant(texts)).items()
+    }
+    rebuilt = ClassifierPredictor(model_dir)
+    probabilities, decided = rebuilt(texts)
+    np.testing.assert_allclose(outputs["probabilities"], probabilities, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(outputs["probabilities"].sum(axis=1), 1.0, atol=1e-5)
+    argmax = np.argmax(outputs["probabilities"], axis=1)
+    np.testing.assert_array_equal(outputs["labels_mask"], np.eye(len(LABELS), dtype=bool)[argmax])
+    np.testing.assert_array_equal(decided, outputs["labels_mask"])
+    assert [row[0].decode() for row in outputs["top_labels"]] == [LABELS[i] for i in argmax]
+    # Pairs change the answer: the same texts swapped are other inputs.
+    swapped = ["\t".join(reversed(text.split("\t"))) for text in texts[:20]]
+    assert not np.allclose(rebuilt(swapped)[0], probabilities[:20], atol=1e-4)
+
+    pair_lines = texts[:20]
+    from_export = list(predict_lines(pair_lines, load_predictor(export_dir), batch_size=7))
+    from_model = list(predict_lines(pair_lines, rebuilt, batch_size=7))
+    assert [line.split(":")[0] for line in from_export] == [LABELS[i] for i in argmax[:20]]
+    assert [line.split(":")[0] for line in from_model] == [LABELS[i] for i in argmax[:20]]
+    assert all("\t" not in line for line in from_export)  # one class a line

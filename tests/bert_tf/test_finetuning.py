@@ -235,6 +235,15 @@ def test_without_pooling_flag_the_head_pools_as_its_backbone_declares(finetuned)
     assert saved.pooling == expected
 
 
+def test_unset_pooling_and_learning_rate_take_the_backbones_defaults_given_ones_stay():
+    textcnn = backbones.get("textcnn")
+    unset = finetuning._with_backbone_defaults(FinetuneConfig(), "textcnn")
+    assert unset.pooling == textcnn.DEFAULT_POOLING
+    assert unset.learning_rate == textcnn.DEFAULT_FINETUNE_LEARNING_RATE
+    given = FinetuneConfig(pooling="pooled", learning_rate=2e-5)
+    assert finetuning._with_backbone_defaults(given, "textcnn") == given
+
+
 def test_scores_come_from_the_epoch_with_the_best_valid_f1(finetuned):
     written = finetuned["written"]
     curve = [entry["valid_micro_f1"] for entry in written["history"]]

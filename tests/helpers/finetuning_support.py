@@ -8,6 +8,7 @@ surgery that keeps the checksums right, and the script runner.
 
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -15,8 +16,7 @@ from tiny_configs import tiny_overrides
 
 import backbones
 from backbones.base import model_inputs_example
-from bert_tf import bundle
-from bert_tf.classifier import MultiLabelClassifier
+from bert_tf import bundle, problem_types
 from bert_tf.classifier_bundle import save_classifier
 from bert_tf.pretraining import PretrainConfig, run_pretraining
 from bert_tf.tokenization import Tokenizer, TokenizerConfig, learn_vocabulary
@@ -156,13 +156,19 @@ def make_untrained_bundle(directory, backbone_name: str = "transformer") -> str:
 
 
 def make_untrained_classifier(
-    directory, labels, thresholds, backbone_name: str = "transformer"
+    directory,
+    labels,
+    thresholds,
+    backbone_name: str = "transformer",
+    problem_type: str = "multi_label",
+    text_pairs: bool = False,
 ) -> str:
     """A fine-tuned model directory (as fine-tuning saves one) holding an untrained tiny
-    classifier, for tests about using a saved model rather than training one."""
+    classifier of `problem_type` (single-label: `thresholds` None), on single texts or on
+    pairs, for tests about using a saved model rather than training one."""
     directory = str(directory)
     tokenizer, backbone = _untrained_tiny_backbone(backbone_name)
-    model = MultiLabelClassifier(
+    model = problem_types.get(problem_type).classifier_class(
         backbone, len(labels), backbones.get(backbone_name).DEFAULT_POOLING
     )
     model(model_inputs_example())
@@ -174,5 +180,57 @@ def make_untrained_classifier(
         labels=list(labels),
         thresholds=thresholds,
         max_seq_length=32,
+        text_pairs=text_pairs,
     )
     return directory
+
+
+def corpus_documents(start: int = 0) -> list[list[str]]:
+    """The shipped corpus's documents from document `start` on, each a list of sentences."""
+    with open(os.path.join(DATA, "corpus.txt"), encoding="utf-8") as f:
+        documents = [block.split("\n") for block in f.read().strip().split("\n\n")]
+    return documents[start:]
+
+
+def write_continuation_pairs(directory, sizes: dict, first_document: int, seed: int = 0) -> dict:
+    """A sentence-pair task cut from the shipped corpus: "is B the continuation of A?".
+
+    Each line is one sentence cut at a random word: `A<TAB>B __label__next` (B is the rest of
+    A's sentence) or `__label__random` (B is as many words from inside a sentence of another
+    document), half and half, as next-sentence pretraining cuts a chunk of one sentence. The
+    documents from `first_document` on are used, each by one split only.
+
+    Args:
+        directory: where `train.txt`, `valid.txt` and `test.txt` go.
+        sizes: dict split -> number of lines, e.g. {"train": 300, "valid": 100, "test": 100}.
+        first_document: int. The first corpus document used (keep pretraining's out).
+        seed: int.
+
+    Returns:
+        dict: `FinetuneConfig` kwargs (`train_file`, `valid_file`, `test_file`).
+    """
+    rng = random.Random(seed)
+    documents = corpus_documents(first_document)
+    os.makedirs(directory, exist_ok=True)
+    files, used = {}, 0
+    for split, size in sizes.items():
+        own = documents[used : used + size]
+        used += size
+        lines = []
+        for number, document in enumerate(own):
+            words = rng.choice(document).split()
+            cut = rng.randrange(2, len(words) - 1)
+            first, rest = words[:cut], words[cut:]
+            if number % 2:
+                other = own[(number + rng.randrange(1, len(own))) % len(own)]
+                other_words = rng.choice(other).split()
+                start = rng.randrange(1, len(other_words) - 1)
+                rest, label = other_words[start : start + len(rest)], "random"
+            else:
+                label = "next"
+            lines.append(f"{' '.join(first)}\t{' '.join(rest)} __label__{label}\n")
+        path = os.path.join(str(directory), f"{split}.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(lines)
+        files[f"{split}_file"] = path
+    return files

@@ -1,0 +1,98 @@
+"""What a pretrain-vs-scratch benchmark starts from beside its budget: bundles pretrained
+elsewhere (`--pretrained_bundle=BACKBONE=PATH`), a vocabulary (`--vocab_file`), and the work
+directory of a variant, so that runs made from other inputs never mix with the defaults' runs.
+"""
+
+import hashlib
+import json
+import os
+
+#: The config file of a bundle, with its backbone, training summary and file checksums.
+BUNDLE_CONFIG = "config.json"
+VARIANT_FILE = "variant.json"
+
+
+def read_bundle_config(path: str) -> dict:
+    """A bundle's `config.json`.
+
+    Raises:
+        ValueError: no bundle there (the message names the path).
+    """
+    config_path = os.path.join(path, BUNDLE_CONFIG)
+    if not os.path.isfile(config_path):
+        raise ValueError(f"{path}: no {BUNDLE_CONFIG}; expected a bundle from train_bert_lm.py")
+    with open(config_path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def parse_pretrained_bundles(specs: list[str], backbone_names: list[str]) -> dict[str, str]:
+    """`BACKBONE=PATH` specs to {backbone: absolute bundle path}, checked.
+
+    Raises:
+        ValueError: a spec without `=`, a backbone not benchmarked or given twice, a path that
+            is no bundle, or a bundle of another backbone.
+    """
+    bundles = {}
+    for spec in specs:
+        backbone, separator, path = spec.partition("=")
+        if not separator or not path:
+            raise ValueError(f"--pretrained_bundle={spec}: expected BACKBONE=PATH")
+        if backbone not in backbone_names:
+            raise ValueError(
+                f"--pretrained_bundle={spec}: {backbone!r} is not one of --backbones "
+                f"{backbone_names}"
+            )
+        if backbone in bundles:
+            raise ValueError(f"--pretrained_bundle: {backbone} given twice")
+        built = read_bundle_config(path)["backbone"]["name"]
+        if built != backbone:
+            raise ValueError(f"--pretrained_bundle={spec}: the bundle holds a {built} backbone")
+        bundles[backbone] = os.path.abspath(path)
+    return bundles
+
+
+def bundle_steps(path: str) -> int:
+    """The pretraining steps a bundle's training summary records (0 if none)."""
+    return int(read_bundle_config(path).get("training_summary", {}).get("steps", 0))
+
+
+def bundle_vocabulary(bundles: dict[str, str]) -> str:
+    """The vocabulary of the first given bundle (by backbone name), for the bundles pretrained
+    here, so that every backbone tokenizes alike; empty when none is given."""
+    return os.path.join(bundles[min(bundles)], "vocab.txt") if bundles else ""
+
+
+def variant_work_dir(base: str, settings: dict) -> str:
+    """`base` when `settings` has no value set; else `base_<8 hex digits>`, a directory of its
+    own named by the settings (and, for files, their contents), which it records in
+    `variant.json`.
+
+    Args:
+        base: str. The default work directory.
+        settings: dict name -> value; values that are paths of files or bundles are
+            fingerprinted by their contents, so a changed file gets a new directory.
+    """
+    chosen = {name: value for name, value in settings.items() if value}
+    if not chosen:
+        return base
+    described = {name: _describe(value) for name, value in sorted(chosen.items())}
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8")).hexdigest()
+    work_dir = f"{base}_{digest[:8]}"
+    os.makedirs(work_dir, exist_ok=True)
+    with open(os.path.join(work_dir, VARIANT_FILE), "w", encoding="utf-8") as f:
+        json.dump(described, f, indent=2)
+    return work_dir
+
+
+def _describe(value):
+    """A setting as recorded: a file by its path and SHA-256, a bundle by its path and its
+    weights' checksum, a dict item by item, anything else as it is."""
+    if isinstance(value, dict):
+        return {key: _describe(item) for key, item in sorted(value.items())}
+    if isinstance(value, str) and os.path.isfile(os.path.join(value, BUNDLE_CONFIG)):
+        files = read_bundle_config(value).get("files", {})
+        return {"bundle": value, "files": files}
+    if isinstance(value, str) and os.path.isfile(value):
+        with open(value, "rb") as f:
+            return {"file": os.path.abspath(value), "sha256": hashlib.sha256(f.read()).hexdigest()}
+    return list(value) if isinstance(value, tuple) else value
