@@ -290,7 +290,10 @@ def finetuning_rate(tokenizer, config, plan, texts, labels):
     with tf.distribute.get_strategy().scope():
         warmup_share = int(defaults.warmup_proportion * total)
         optimizer = create_optimizer(
-            defaults.learning_rate, total, warmup_share, defaults.weight_decay
+            backbones.get("transformer").DEFAULT_FINETUNE_LEARNING_RATE,
+            total,
+            warmup_share,
+            defaults.weight_decay,
         )
         optimizer.build(model.trainable_variables)
     rate, timed = _train(model, optimizer, dataset, warmup, steps, log_every)
