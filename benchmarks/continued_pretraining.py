@@ -29,16 +29,15 @@ import concurrent.futures
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 import backbones
 from benchmarks import keras_hub_reference, reports
+from benchmarks.script_runs import ROOT, run_script
 from bert_tf.corpus import read_corpus
 from bert_tf.tokenization import SPECIAL_TOKENS, TokenizerConfig, learn_vocabulary
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Google's vocabularies put 99 `[unused]` tokens between `[PAD]` and `[UNK]`.
 UNUSED_TOKENS = 99
 ARMS = ("imported", "continued", "scratch")
@@ -55,40 +54,6 @@ def google_layout(vocabulary: list[str]) -> list[str]:
 def _say(message):
     sys.stdout.write(f"{time.strftime('%H:%M:%S')} {message}\n")
     sys.stdout.flush()
-
-
-def run_measured(script, args, log_path, threads=1):
-    """Runs a script of this project on `threads` TensorFlow threads.
-
-    Returns:
-        dict: `wall_seconds` and `cpu_seconds` (user + system, of that process alone).
-
-    Raises:
-        RuntimeError: the script failed (with its log's tail).
-    """
-    env = dict(
-        os.environ,
-        TF_NUM_INTRAOP_THREADS=str(threads),
-        TF_NUM_INTEROP_THREADS=str(threads),
-        OMP_NUM_THREADS=str(threads),
-    )
-    started = time.perf_counter()
-    with open(log_path, "w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, script), *args],
-            stdout=log,
-            stderr=log,
-            cwd=ROOT,
-            env=env,
-        )
-        _, status, usage = os.wait4(process.pid, 0)  # the child's own resource usage
-    if os.waitstatus_to_exitcode(status):
-        with open(log_path, encoding="utf-8") as f:
-            raise RuntimeError(f"{script} failed (log {log_path}):\n{f.read()[-3000:]}")
-    return {
-        "wall_seconds": round(time.perf_counter() - started, 1),
-        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
-    }
 
 
 def _cached(path, make):
@@ -176,7 +141,7 @@ def domain_pretraining(arm, args, imported, work_dir):
 
     def pretrain():
         _say(f"pretraining {arm} on the domain ({args.domain_steps} steps)")
-        return dict(run_measured("train_bert_lm.py", common + specific, bundle + ".log"))
+        return dict(run_script("train_bert_lm.py", common + specific, bundle + ".log", threads=1))
 
     record = _cached(bundle + ".json", pretrain)
     with open(os.path.join(bundle, "config.json"), encoding="utf-8") as f:
@@ -195,7 +160,7 @@ def finetune(arm, bundle, seed, args, work_dir):
     output = os.path.join(work_dir, f"finetune_{os.path.basename(bundle)}_s{seed}")
     if not os.path.isfile(os.path.join(output, "metrics.json")):
         _say(f"fine-tuning {arm} (seed {seed})")
-        run_measured(
+        run_script(
             "train_bert_fine_tuning.py",
             [
                 f"--init_checkpoint={bundle}",
@@ -209,6 +174,7 @@ def finetune(arm, bundle, seed, args, work_dir):
                 f"--seed={seed}",
             ],
             output + ".log",
+            threads=1,
         )
     return dict(reports.finetune_row(output), arm=arm)
 
@@ -221,10 +187,11 @@ def run_benchmark(args):
     imported = os.path.join(work_dir, "imported")
     if not os.path.isfile(os.path.join(imported, "config.json")):
         _say("importing the preset")
-        run_measured(
+        run_script(
             "import_bert.py",
             [f"--source={preset['preset']}", f"--output_dir={imported}"],
             imported + ".log",
+            threads=1,
         )
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         pretrained = dict(

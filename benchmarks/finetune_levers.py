@@ -18,7 +18,7 @@ import os
 import statistics
 
 from benchmarks import pretrain_vs_scratch as pvs
-from benchmarks import reports
+from bert_tf.bundle import read_bundle_config
 
 #: Each lever's flags on top of the base recipe (10 epochs, dropout 0.1, the backbone's
 #: pooling, sigmoid loss, one global threshold, the best epoch by valid micro-F1).
@@ -49,7 +49,7 @@ def lever_runs(lever, arm, bundle, plan, train_file, learning_rate, seeds):
     directory = os.path.join(plan.work_dir, lever)
     os.makedirs(directory, exist_ok=True)
     lever_plan = pvs.Plan(budget, plan.data_dir, directory, plan.jobs, plan.slots)
-    backbone = reports._read_json(os.path.join(bundle, "config.json"))["backbone"]["name"]
+    backbone = read_bundle_config(bundle)["backbone"]["name"]
     return [
         dict(
             pvs.finetune(bundle, backbone, arm, train_file, learning_rate, seed, lever_plan),

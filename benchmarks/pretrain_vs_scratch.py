@@ -32,7 +32,6 @@ import dataclasses
 import json
 import os
 import shlex
-import subprocess
 import sys
 import threading
 import time
@@ -41,12 +40,12 @@ import backbones
 from benchmarks import pretrain_vs_scratch_inputs as inputs
 from benchmarks import reports
 from benchmarks.pretrain_vs_scratch_report import write_outputs
+from benchmarks.script_runs import ROOT, run_script
 from benchmarks.tfidf_baseline import run_tfidf_baseline, run_tfidf_single_label_baseline
 from bert_tf import problem_types
 from bert_tf.classifier import POOLINGS
 from bert_tf.pretraining import PretrainConfig, learn_corpus_vocabulary
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Learning rates a sweep may try, in order; budgets start from a run of consecutive ones.
 LEARNING_RATE_LADDER = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 #: Where `--budget=full` writes its report by default: the figures the README quotes.
@@ -146,30 +145,6 @@ def _say(message):
     sys.stdout.flush()
 
 
-def _run(script, args, log_path, threads=0):
-    """Runs a script of this project (`threads` > 0 caps TensorFlow's thread pools); raises
-    with the log's tail if it fails."""
-    env = dict(os.environ)
-    if threads:
-        env.update(
-            TF_NUM_INTRAOP_THREADS=str(threads),
-            TF_NUM_INTEROP_THREADS=str(threads),
-            OMP_NUM_THREADS=str(threads),
-        )
-    with open(log_path, "w", encoding="utf-8") as log:
-        result = subprocess.run(
-            [sys.executable, os.path.join(ROOT, script), *args],
-            stdout=log,
-            stderr=log,
-            cwd=ROOT,
-            env=env,
-        )
-    if result.returncode:
-        with open(log_path, encoding="utf-8") as f:
-            tail = f.read()[-3000:]
-        raise RuntimeError(f"{script} failed (log {log_path}):\n{tail}")
-
-
 def shared_vocabulary(plan):
     """The vocabulary of every bundle pretrained here: `plan.vocab_file`, or a given bundle's,
     or one learned once from the corpus with the defaults of `train_bert_lm.py` (so both arms
@@ -209,7 +184,7 @@ def pretrain(backbone, plan, vocab_file):
         ]
         with plan.slots:
             _say(f"pretraining {backbone} ({budget.pretrain_steps} steps)")
-            _run("train_bert_lm.py", args, bundle + ".log", plan.threads)
+            run_script("train_bert_lm.py", args, bundle + ".log", plan.threads)
     return bundle
 
 
@@ -247,7 +222,7 @@ def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
     if not os.path.isfile(metrics_path):
         with plan.slots:
             _say(f"fine-tuning {name}")
-            _run(
+            run_script(
                 "train_bert_fine_tuning.py",
                 [
                     f"--init_checkpoint={bundle}",

@@ -20,12 +20,12 @@ import concurrent.futures
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import threading
 
 from benchmarks import pretrain_vs_scratch as pvs
 from benchmarks.quality_per_minute_report import write_outputs
+from benchmarks.script_runs import run_script
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,29 +74,6 @@ class Pretrained:
     cpu_seconds: float
 
 
-def run_counted(script, args, log_path):
-    """Runs a script of this project on one thread; returns the CPU seconds (user + system)
-    the process used, as the operating system counted them."""
-    env = dict(
-        os.environ, TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS="1"
-    )
-    with open(log_path, "w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            [sys.executable, os.path.join(pvs.ROOT, script), *args],
-            stdout=log,
-            stderr=log,
-            cwd=pvs.ROOT,
-            env=env,
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        with open(log_path, encoding="utf-8") as f:
-            tail = f.read()[-3000:]
-        raise RuntimeError(f"{script} failed (log {log_path}):\n{tail}")
-    return usage.ru_utime + usage.ru_stime
-
-
 def pretrain(recipe_name, steps, directory, plan, vocab_file):
     """Pretrains `steps` steps with a recipe into `directory` (reused when already done)."""
     record_path = os.path.join(directory, "cpu.json")
@@ -115,7 +92,9 @@ def pretrain(recipe_name, steps, directory, plan, vocab_file):
         os.makedirs(os.path.dirname(directory), exist_ok=True)
         with plan.slots:
             pvs._say(f"pretraining {recipe_name}: {steps} steps")
-            cpu_seconds = run_counted("train_bert_lm.py", args, directory + ".log")
+            cpu_seconds = run_script("train_bert_lm.py", args, directory + ".log", threads=1)[
+                "cpu_seconds"
+            ]
         with open(record_path, "w", encoding="utf-8") as f:
             json.dump({"steps": steps, "cpu_seconds": cpu_seconds}, f)
     with open(record_path, encoding="utf-8") as f:

@@ -289,9 +289,12 @@ def finetuning_rate(tokenizer, config, plan, texts, labels):
     model, defaults, total = _classifier(config, labels), FinetuneConfig(), warmup + steps
     with tf.distribute.get_strategy().scope():
         warmup_share = int(defaults.warmup_proportion * total)
-        # Fine-tuning's learning rate is the backbone's own unless --learning_rate is given.
-        learning_rate = backbones.get("transformer").DEFAULT_FINETUNE_LEARNING_RATE
-        optimizer = create_optimizer(learning_rate, total, warmup_share, defaults.weight_decay)
+        optimizer = create_optimizer(
+            backbones.get("transformer").DEFAULT_FINETUNE_LEARNING_RATE,
+            total,
+            warmup_share,
+            defaults.weight_decay,
+        )
         optimizer.build(model.trainable_variables)
     rate, timed = _train(model, optimizer, dataset, warmup, steps, log_every)
     return {"examples_per_second": rate * plan.batch_size, "timed_steps": timed, "warmup": warmup}

@@ -197,7 +197,7 @@ def test_benchmark_end_to_end_sweeps_then_repeats_and_reuses_finished_runs(tmp_p
     def no_new_runs(*args, **kwargs):
         raise AssertionError(f"a finished run was run again: {args}")
 
-    monkeypatch.setattr(benchmark, "_run", no_new_runs)
+    monkeypatch.setattr(benchmark, "run_script", no_new_runs)
     *_, again = run_benchmark(plan, ["transformer"])
     assert again == records
 
@@ -326,7 +326,7 @@ def fake_scripts(monkeypatch, valid_f1_at):
         with open(os.path.join(flags["output_dir"], "metrics.json"), "w") as f:
             json.dump(metrics, f)
 
-    monkeypatch.setattr(benchmark, "_run", run)
+    monkeypatch.setattr(benchmark, "run_script", run)
     monkeypatch.setattr(benchmark, "shared_vocabulary", lambda plan: "vocab.txt")
     monkeypatch.setattr(
         benchmark,
