@@ -107,7 +107,8 @@ class FinetuneConfig(RunConfig):
     loss: str = setting(
         "sigmoid",
         "multi_label's loss: sigmoid cross-entropy; focal (gamma 2); or class_balanced "
-        "(positives weighted by the inverse effective number of their label's train examples). "
+        "(positives weighted by the inverse effective number of their label's train examples, "
+        "the most frequent label at 1). "
         "single_label always uses softmax cross-entropy.",
         LOSSES,
     )
