@@ -16,8 +16,8 @@ import sys
 import textwrap
 import time
 
-import numpy as np
 import pytest
+from corpora import grammar_corpus
 from tiny_configs import tiny_flags, tiny_overrides
 
 from bert_tf import bundle
@@ -145,19 +145,8 @@ def run_workers(processes, script, settings, name, count=2):
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """40 documents of 3-6 short sentences from a small grammar."""
-    rng = np.random.default_rng(0)
-    subjects = ["the cat", "the dog", "a bird", "my friend", "the old man", "a small boat"]
-    verbs = ["sat on", "looked at", "ran to", "sailed past", "slept near"]
-    objects = ["the mat", "the sea", "a red house", "the green hill", "the river"]
-    documents = [
-        "\n".join(
-            f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(objects)} ."
-            for _ in range(rng.integers(3, 7))
-        )
-        for _ in range(40)
-    ]
     path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
-    path.write_text("\n\n".join(documents) + "\n", encoding="utf-8")
+    path.write_text(grammar_corpus(), encoding="utf-8")
     return str(path)
 
 

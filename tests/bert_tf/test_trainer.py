@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from corpora import TINY_CORPUS
 from tiny_configs import tiny_overrides
 
 import backbones
@@ -25,22 +26,6 @@ STEPS = 6
 RECORDED = 16
 
 
-# Three documents of 2-4 short sentences, words of the tiny vocabulary (conftest.py).
-CORPUS = """\
-The cat sat on the mat.
-The dog sat on the log.
-A cat and a dog met on the mat.
-
-Birds fly over the sea.
-The sea is blue and the sky is blue.
-Birds sing in the morning.
-The morning sun is warm.
-
-A small boat sails on the sea.
-The boat is red.
-"""
-
-
 @pytest.fixture(scope="module")
 def tasks(tiny_tokenizer):
     size = tiny_tokenizer.vocabulary_size
@@ -55,7 +40,7 @@ def recorded(tmp_path_factory, tiny_tokenizer, tasks):
     """`RECORDED` batches of the pretraining pipeline without and with static shapes, taken
     once, so every model sees the same."""
     path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
-    path.write_text(CORPUS, encoding="utf-8")
+    path.write_text(TINY_CORPUS, encoding="utf-8")
     corpus = tokenize_corpus(read_corpus(str(path)), tiny_tokenizer)
     return {
         static_shapes: list(
