@@ -28,7 +28,8 @@ import subprocess
 import sys
 import tempfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmarks.script_runs import ROOT
+
 #: The issue's targets: preprocessing time linear in the corpus (here: seconds per MB at most
 #: 15% higher at the largest scale than at the smallest), peak RSS +20% at most from the smallest
 #: to the largest scale, training steps/s unchanged (here: within 10%).
@@ -59,7 +60,7 @@ def write_scaled_corpus(documents: list[str], scale: int, path: str, seed: int =
     return os.path.getsize(path)
 
 
-def measured(command: list[str], cwd: str = REPO) -> dict:
+def measured(command: list[str], cwd: str = ROOT) -> dict:
     """Runs a command; its peak RSS (MB, from wait4), and what it printed last, as JSON."""
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
@@ -303,7 +304,7 @@ def main(argv=None):
     shards_1x = os.path.join(args.work_dir, f"shards_{rows[0]['scale']}x")
     formats = subprocess.run(
         [sys.executable, "-c", FORMATS, shards_1x, saved],
-        cwd=REPO,
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
