@@ -60,8 +60,9 @@ class Budget:
     `pooling` is the classifier head's `--pooling` for every backbone (None: each backbone's
     `DEFAULT_POOLING`, as `train_bert_fine_tuning.py` does); `problem_type` is fine-tuning's
     `--problem_type`; `finetune_flags` go to every fine-tuning run of both arms, and
-    `finetune_dropout` (None: the bundle's) sets their `--dropout`; `pretrain_flags` go to every
-    pretraining run.
+    `finetune_dropout` (None: the bundle's) sets their `--dropout`; `select_epoch_on` (None:
+    the problem type's default) is their `--select_epoch_on` and the valid figure a sweep
+    chooses its learning rate on; `pretrain_flags` go to every pretraining run.
     """
 
     model_size: str
@@ -75,6 +76,7 @@ class Budget:
     finetune_flags: tuple = ()
     finetune_dropout: float | None = None
     pretrain_flags: tuple = ()
+    select_epoch_on: str | None = None
 
     @property
     def train_files(self):
@@ -82,8 +84,11 @@ class Budget:
 
     @property
     def selection_metric(self):
-        """The record figure a sweep picks its learning rate on: valid micro-F1 or accuracy."""
-        return problem_types.get(self.problem_type).selection_metric
+        """The record figure a sweep picks its learning rate on: the one that chooses each
+        run's epoch (by default valid micro-F1, or accuracy for single-label)."""
+        return problem_types.selection_metric(
+            problem_types.get(self.problem_type), self.select_epoch_on
+        )
 
     def pooling_of(self, backbone):
         """The `--pooling` both arms of `backbone` fine-tune with."""
@@ -237,6 +242,11 @@ def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
                     f"--pooling={plan.budget.pooling_of(backbone)}",
                     f"--problem_type={plan.budget.problem_type}",
                     *plan.budget.finetune_flags,
+                    *(
+                        [f"--select_epoch_on={plan.budget.select_epoch_on}"]
+                        if plan.budget.select_epoch_on
+                        else []
+                    ),
                     *(
                         [f"--dropout={plan.budget.finetune_dropout}"]
                         if plan.budget.finetune_dropout is not None

@@ -97,6 +97,7 @@ def finetune_row(directory):
             epoch1_valid_accuracy=first["valid_accuracy"],
             valid_curve=[h["valid_accuracy"] for h in metrics["history"]],
             valid_accuracy=metrics["valid"]["accuracy"],
+            valid_macro_f1=metrics["valid"]["macro_f1"],
             test_accuracy=metrics["test"]["accuracy"],
         )
     return dict(
@@ -105,6 +106,7 @@ def finetune_row(directory):
         valid_curve=[h["valid_micro_f1"] for h in metrics["history"]],
         valid_micro_f1=metrics["valid"]["micro_f1"],
         valid_macro_f1=metrics["valid"]["macro_f1"],
+        valid_mean_f1=metrics["valid"]["mean_f1"],
         test_micro_f1=metrics["test"]["micro_f1"],
         test_mean_f1=metrics["test"]["mean_f1"],
         test_precision=metrics["test"]["precision"],

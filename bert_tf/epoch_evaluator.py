@@ -17,7 +17,7 @@ class EpochEvaluator:
     """Scores valid after each epoch, keeps the history and the best epoch's weights.
 
     The history is kept on disk beside the checkpoints, so a resumed run continues it. Every
-    epoch whose valid score (the problem type's `selection_metric`: micro-F1, or accuracy for
+    epoch whose valid score (`selection_metric`: by default micro-F1, or accuracy for
     single-label) beats all earlier ones leaves its weights in its own file: a run resumed
     after losing an epoch still finds its best remaining epoch's file. Choosing the epoch on
     valid is early stopping on valid only; test is never looked at here.
@@ -33,6 +33,8 @@ class EpochEvaluator:
         keep_best: bool. Save the weights of improving epochs (for `restore_best`).
         start_step: int. The step a resumed run starts at (history past it is dropped).
         problem: a `problem_types` entry. How valid is scored.
+        selection_metric: str or None. The history figure the best epoch is chosen on
+            (`problem_types.selection_metric`); None: the problem type's default.
     """
 
     def __init__(
@@ -45,11 +47,13 @@ class EpochEvaluator:
         keep_best=True,
         start_step=0,
         problem=problem_types.PROBLEM_TYPES["multi_label"],
+        selection_metric=None,
     ):
         self.model = model
         self.valid_dataset = valid_dataset
         self.valid_truth = valid_truth
         self.problem = problem
+        self.selection_metric = selection_metric or problem_types.selection_metric(problem)
         self.checkpoint_dir = checkpoint_dir
         self.steps_per_epoch = steps_per_epoch
         self.keep_best = keep_best
@@ -85,7 +89,7 @@ class EpochEvaluator:
         probabilities, valid_loss = self.evaluate(self.valid_dataset)
         scores = self.problem.epoch_scores(probabilities, self.valid_truth)
         entry = {"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss, **scores}
-        selected = self.problem.selection_metric
+        selected = self.selection_metric
         earlier = [e[selected] for e in self.history if e["epoch"] < epoch]
         self.history.append(entry)
         if self.keep_best and all(score < entry[selected] for score in earlier):
@@ -102,8 +106,8 @@ class EpochEvaluator:
 
     @property
     def best_epoch(self) -> int:
-        """The first epoch with the best valid score (the problem type's `selection_metric`)."""
-        selected = self.problem.selection_metric
+        """The first epoch with the best valid score (`selection_metric`)."""
+        selected = self.selection_metric
         best = max(entry[selected] for entry in self.history)
         return next(e["epoch"] for e in self.history if e[selected] == best)
 
@@ -117,7 +121,7 @@ class EpochEvaluator:
         best = self.best_epoch
         if best != self.last_epoch:
             weights_file.load_weights(self.best_weights_path(best), self.model.weights)
-        selected = self.problem.selection_metric
+        selected = self.selection_metric
         logging.info(
             "scoring the weights of epoch %d (best %s %.4f; last epoch %d)",
             best,

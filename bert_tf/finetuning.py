@@ -112,10 +112,17 @@ class FinetuneConfig(RunConfig):
         "single_label always uses softmax cross-entropy.",
         LOSSES,
     )
+    select_epoch_on: str | None = setting(
+        None,
+        "The valid figure that chooses the best epoch. multi_label: micro_f1 (default), "
+        "mean_f1 (the mean of micro- and macro-F1: counts the rare labels too) or macro_f1; "
+        "single_label: accuracy (default) or macro_f1.",
+        ("micro_f1", "mean_f1", "macro_f1", "accuracy"),
+    )
     restore_best_epoch: bool = setting(
         True,
         "Score test and save the model with the weights of the epoch with the best valid "
-        "micro-F1 (single_label: accuracy); --norestore_best_epoch keeps the last epoch's.",
+        "figure (--select_epoch_on); --norestore_best_epoch keeps the last epoch's.",
     )
     skip_invalid_lines: bool = setting(
         False, "Skip (and count) lines with no label or no text instead of stopping."
@@ -238,6 +245,7 @@ def _finetune(config, strategy, data, source, backbone, restored, started) -> di
         keep_best=config.restore_best_epoch,
         start_step=start_step,
         problem=problem,
+        selection_metric=problem_types.selection_metric(problem, config.select_epoch_on),
     )
     trainer.train(
         datasets["train"],

@@ -5,9 +5,9 @@ decided from probabilities. The model's own part (its probabilities and loss) is
 `classifier`.
 
     multi_label    any number of labels a line; a sigmoid per label, labels decided by a
-                   threshold tuned on valid; best epoch by valid micro-F1
+                   threshold tuned on valid; best epoch by valid micro-F1 (or mean or macro-F1)
     single_label   exactly one label (class) a line; a softmax over the classes, the most
-                   probable one; best epoch by valid accuracy
+                   probable one; best epoch by valid accuracy (or macro-F1)
 """
 
 import dataclasses
@@ -27,15 +27,17 @@ class MultiLabel:
     name = "multi_label"
     classifier_class = MultiLabelClassifier
     single_label_lines = False
-    #: The history figure the best epoch is chosen on.
-    selection_metric = "valid_micro_f1"
+    #: The valid figures the best epoch may be chosen on (`--select_epoch_on`), the default
+    #: first.
+    epoch_selections = ("micro_f1", "mean_f1", "macro_f1")
     #: The test figures a run's last log line reports.
     headline_scores = ("micro_f1", "macro_f1", "mean_f1")
     #: What becomes of valid and test labels the train file never had, for the log.
     unseen_labels_scored = "are left out of the scores"
 
     def check_settings(self, config) -> None:
-        """Every fine-tuning setting applies to multi-label."""
+        """Raises InputError for an epoch selection multi-label does not score."""
+        selection_metric(self, config.select_epoch_on)
 
     def build_classifier(self, backbone, targets: np.ndarray, config) -> MultiLabelClassifier:
         """The classifier for train targets [N, L] multi-hot, with `config`'s pooling, dropout,
@@ -70,6 +72,7 @@ class MultiLabel:
         return {
             "valid_micro_f1": scores["micro_f1"],
             "valid_macro_f1": scores["macro_f1"],
+            "valid_mean_f1": scores["mean_f1"],
             "valid_threshold": float(threshold),
         }
 
@@ -99,7 +102,7 @@ class SingleLabel:
     name = "single_label"
     classifier_class = SingleLabelClassifier
     single_label_lines = True
-    selection_metric = "valid_accuracy"
+    epoch_selections = ("accuracy", "macro_f1")
     headline_scores = ("accuracy", "macro_f1")
     unseen_labels_scored = "their lines count as errors"
 
@@ -113,7 +116,9 @@ class SingleLabel:
             )
 
     def check_settings(self, config) -> None:
-        """Raises InputError for the multi-label settings: thresholds and sigmoid losses."""
+        """Raises InputError for the multi-label settings (thresholds and sigmoid losses) and
+        for an epoch selection single-label does not score."""
+        selection_metric(self, config.select_epoch_on)
         multi_label_only = {
             "--per_label_thresholds": config.per_label_thresholds,
             f"--threshold_shrinkage={config.threshold_shrinkage}": config.threshold_shrinkage,
@@ -190,6 +195,23 @@ class SingleLabel:
     def _confusion(probabilities, truth):
         predicted = np.argmax(probabilities, axis=1)
         return single_label_metrics.confusion_matrix(truth.indices, predicted, len(truth.names))
+
+
+def selection_metric(problem, choice=None) -> str:
+    """The history key (`valid_...`) of the figure `--select_epoch_on=choice` names, the
+    problem type's default for None.
+
+    Raises:
+        InputError: `choice` is not one of the problem type's `epoch_selections`.
+    """
+    if choice is None:
+        return f"valid_{problem.epoch_selections[0]}"
+    if choice not in problem.epoch_selections:
+        raise InputError(
+            f"--select_epoch_on={choice}: {problem.name} scores valid on "
+            f"{', '.join(problem.epoch_selections)}; expected one of them"
+        )
+    return f"valid_{choice}"
 
 
 PROBLEM_TYPES = {problem.name: problem for problem in (MultiLabel(), SingleLabel())}

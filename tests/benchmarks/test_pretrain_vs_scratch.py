@@ -246,6 +246,9 @@ def test_single_label_runs_are_named_apart_and_multi_label_names_are_unchanged()
         "valid_micro_f1",
         "valid_accuracy",
     )
+    assert dataclasses.replace(multi, select_epoch_on="mean_f1").selection_metric == (
+        "valid_mean_f1"
+    )
 
 
 def test_budget_overrides_replace_only_what_is_given():

@@ -274,6 +274,19 @@ def test_restore_best_loads_the_best_epochs_weights_and_drops_the_others(tmp_pat
     assert os.listdir(tmp_path) == ["best-epoch-2.weights.h5"]
 
 
+def test_the_evaluator_chooses_the_epoch_on_the_figure_it_is_given(tmp_path):
+    valid = tf.data.Dataset.from_tensor_slices({"labels": np.zeros((2, 1), np.float32)}).batch(2)
+    model = types.SimpleNamespace(weights=[])
+    evaluator = EpochEvaluator(
+        model, valid, np.zeros((2, 1)), str(tmp_path), 5, selection_metric="valid_mean_f1"
+    )
+    evaluator.history = [
+        {"epoch": 1, "valid_micro_f1": 0.6, "valid_mean_f1": 0.3},
+        {"epoch": 2, "valid_micro_f1": 0.5, "valid_mean_f1": 0.4},
+    ]
+    assert evaluator.best_epoch == 2
+
+
 def test_a_resumed_evaluator_continues_the_history_on_disk(tmp_path):
     valid = tf.data.Dataset.from_tensor_slices({"labels": np.zeros((2, 1), np.float32)}).batch(2)
     model = types.SimpleNamespace(weights=[])

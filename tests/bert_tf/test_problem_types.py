@@ -11,6 +11,7 @@ import backbones
 from bert_tf import problem_types
 from bert_tf.classifier import MultiLabelClassifier, SingleLabelClassifier
 from bert_tf.errors import InputError
+from bert_tf.finetuning import FinetuneConfig
 from bert_tf.labeled_data import LabeledExamples, LabelSet
 
 MULTI = problem_types.get("multi_label")
@@ -59,7 +60,26 @@ def test_single_label_epoch_scores_count_unseen_classes_as_errors():
     assert scores["valid_accuracy"] == pytest.approx(2 / 4)
     # Predicted a, b, a, b. F1: a 2/3 (1 tp, 1 fp), b 1/2 (1 tp, 1 fp, 1 fn), new 0.
     assert scores["valid_macro_f1"] == pytest.approx((2 / 3 + 2 / 4 + 0) / 3)
-    assert SINGLE.selection_metric in scores and MULTI.selection_metric == "valid_micro_f1"
+    assert problem_types.selection_metric(SINGLE) in scores
+
+
+def test_the_epoch_is_chosen_on_the_default_figure_or_the_one_named():
+    assert problem_types.selection_metric(MULTI) == "valid_micro_f1"
+    assert problem_types.selection_metric(SINGLE) == "valid_accuracy"
+    assert problem_types.selection_metric(MULTI, "mean_f1") == "valid_mean_f1"
+    assert problem_types.selection_metric(SINGLE, "macro_f1") == "valid_macro_f1"
+    scores = MULTI.epoch_scores(np.array([[0.9, 0.2], [0.1, 0.8]]), np.eye(2, dtype=bool))
+    assert scores["valid_mean_f1"] == pytest.approx(
+        (scores["valid_micro_f1"] + scores["valid_macro_f1"]) / 2
+    )
+
+
+@pytest.mark.parametrize(
+    "problem_type, choice", [("single_label", "mean_f1"), ("multi_label", "accuracy")]
+)
+def test_an_epoch_selection_the_problem_type_does_not_score_is_an_error(problem_type, choice):
+    with pytest.raises(InputError, match=f"--select_epoch_on={choice}: {problem_type}"):
+        FinetuneConfig(problem_type=problem_type, select_epoch_on=choice).validate()
 
 
 def test_single_label_final_scores_have_a_confusion_matrix_and_per_class_rows():
