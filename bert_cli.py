@@ -58,11 +58,16 @@ def define_config_flags(config_class, flag_values=FLAGS) -> None:
             raise TypeError(f"{config_class.__name__}.{field.name}: no flag for type {kind}")
 
 
-def define_backbone_flags(flag_values=FLAGS) -> None:
+def define_backbone_flags(config_class, flag_values=FLAGS) -> None:
     """Defines an optional flag per size or architecture setting of the registered backbones
-    (unset: the `--model_size` preset's value), and `--hidden_size` as `--hidden_dim`."""
+    (unset: the `--model_size` preset's value, or the stage's default for a setting in
+    `config_class.RUN_SETTING_DEFAULTS`), and `--hidden_size` as `--hidden_dim`."""
     for setting in backbones.settings().values():
-        _define_plugin_flag(setting, "Unset: the --model_size preset's value.", flag_values)
+        if setting.name in config_class.RUN_SETTING_DEFAULTS:
+            unset = f"Unset: {_shown(config_class.RUN_SETTING_DEFAULTS[setting.name])}."
+        else:
+            unset = "Unset: the --model_size preset's value."
+        _define_plugin_flag(setting, unset, flag_values)
     if "hidden_dim" in flag_values:
         flags.DEFINE_alias("hidden_size", "hidden_dim", flag_values=flag_values)
 

@@ -23,7 +23,7 @@ from bert_tf import problem_types
 from bert_tf.finetuning import METRICS_FILE, MODEL_DIR, FinetuneConfig, run_finetuning
 
 bert_cli.define_config_flags(FinetuneConfig)
-bert_cli.define_backbone_flags()
+bert_cli.define_backbone_flags(FinetuneConfig)
 bert_cli.define_verbose_flag()
 flags.adopt_module_key_flags(bert_cli)  # so --help lists them as this script's flags
 FLAGS = flags.FLAGS

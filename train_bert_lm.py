@@ -27,7 +27,7 @@ import bert_cli
 from bert_tf.pretraining import PretrainConfig, run_pretraining
 
 bert_cli.define_config_flags(PretrainConfig)
-bert_cli.define_backbone_flags()
+bert_cli.define_backbone_flags(PretrainConfig)
 bert_cli.define_task_flags()
 bert_cli.define_verbose_flag()
 flags.adopt_module_key_flags(bert_cli)  # so --help lists them as this script's flags

@@ -25,6 +25,8 @@ from bert_tf.bundle import read_bundle_config
 LEVERS = {
     "base": (),
     "epochs20": ("--epochs=20",),
+    "mean_f1": ("--select_epoch_on=mean_f1",),
+    "epochs20_mean_f1": ("--epochs=20", "--select_epoch_on=mean_f1"),
     "class_balanced": ("--loss=class_balanced",),
     "focal": ("--loss=focal",),
     "mean_max": ("--pooling=mean_max",),

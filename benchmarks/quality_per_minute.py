@@ -39,11 +39,11 @@ class Recipe:
 RECIPES = {
     "bert": Recipe(
         "masked LM (15%) + next sentence, dropout 0.1: `--budget=full` before this benchmark",
-        ("--tasks=masked_lm,next_sentence",),
+        ("--tasks=masked_lm,next_sentence", "--dropout=0.1"),
     ),
     "mlm": Recipe(
         "masked LM (15%) alone, one segment packed from a document's sentences, dropout 0.1",
-        ("--tasks=masked_lm",),
+        ("--tasks=masked_lm", "--dropout=0.1"),
     ),
     "mlm_nodrop": Recipe(
         "masked LM (15%) alone, packed as mlm, no dropout in pretraining",

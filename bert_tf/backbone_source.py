@@ -63,14 +63,15 @@ def new_backbone(run_config, tokenizer: Tokenizer) -> BackboneSource:
     Raises:
         InputError: an unknown backbone or size, or an override the backbone does not take.
     """
+    name = run_config.chosen("backbone")
     config = backbones.backbone_config(
-        run_config.chosen("backbone"),
+        name,
         tokenizer.vocabulary_size,
         run_config.chosen("model_size"),
         max_sequence_length=run_config.max_seq_length,
-        **run_config.backbone_overrides,
+        **{**run_config.backbone_overrides, **_run_settings(run_config, name)},
     )
-    return BackboneSource(tokenizer, run_config.chosen("backbone"), config)
+    return BackboneSource(tokenizer, name, config)
 
 
 def check_new_backbone_settings(run_config) -> None:
@@ -144,14 +145,21 @@ def check_flags_against_bundle(run_config, saved: dict, directory: str) -> None:
 
 
 def _run_settings(run_config, name) -> dict:
-    """The given backbone flags that shape no weight (`RUN_SETTINGS`): they apply over a
-    bundle's values instead of contradicting them."""
+    """The backbone settings that shape no weight (`RUN_SETTINGS`) this run sets: the given
+    flags, else the stage's `RUN_SETTING_DEFAULTS` (pretraining without dropout, fine-tuning
+    with it). They apply over a bundle's values and the preset's instead of contradicting them."""
     cls = backbones.get(name)
-    return {
+    settings = {
         key: value
+        for key, value in run_config.RUN_SETTING_DEFAULTS.items()
+        if key in cls.RUN_SETTINGS
+    }
+    settings.update(
+        (key, value)
         for key, value in run_config.backbone_overrides.items()
         if key in cls.RUN_SETTINGS and value is not None
-    }
+    )
+    return settings
 
 
 def build_backbone(source: BackboneSource, strategy):

@@ -4,6 +4,7 @@ import dataclasses
 import math
 import os
 import time
+from typing import ClassVar
 
 import numpy as np
 from absl import logging
@@ -40,6 +41,10 @@ SPLITS = ("train", "valid", "test")
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FinetuneConfig(RunConfig):
     """Settings of a fine-tuning run; each field is a flag of `train_bert_fine_tuning.py`."""
+
+    #: Fine-tuning with dropout whatever the bundle was pretrained with: every benchmark
+    #: fine-tunes so.
+    RUN_SETTING_DEFAULTS: ClassVar[dict] = {"dropout": 0.1}
 
     train_file: str = setting(
         "data/train.txt",

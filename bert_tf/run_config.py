@@ -8,6 +8,7 @@ fields of their own: they arrive as the dicts `backbone_overrides` and `task_set
 """
 
 import dataclasses
+from typing import ClassVar
 
 from absl import logging
 
@@ -117,6 +118,11 @@ class RunConfig:
     resume: bool = setting(
         True, "Continue the run in --output_dir if there is one; --noresume starts over."
     )
+
+    #: This stage's values of the backbones' `RUN_SETTINGS` (the settings that shape no weight)
+    #: when their flags are not given, over the preset's and the bundle's. Empty: the bundle's,
+    #: else the preset's.
+    RUN_SETTING_DEFAULTS: ClassVar[dict] = {}
 
     def validate(self) -> None:
         """Raises InputError for settings no run can use."""

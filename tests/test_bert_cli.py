@@ -54,7 +54,7 @@ def script_flags(config_class, with_tasks, argv=("prog",)):
     """A fresh FlagValues holding what a script defines, parsed from `argv`."""
     flag_values = flags.FlagValues()
     bert_cli.define_config_flags(config_class, flag_values)
-    bert_cli.define_backbone_flags(flag_values)
+    bert_cli.define_backbone_flags(config_class, flag_values)
     if with_tasks:
         bert_cli.define_task_flags(flag_values)
     bert_cli.define_verbose_flag(flag_values)
@@ -92,6 +92,13 @@ def test_given_flags_fill_the_config_and_the_plugin_dicts():
     assert config.epochs == 1.5 and config.backbone is None
 
 
+def test_the_dropout_flag_names_each_stages_default():
+    pretrain_help = script_flags(PretrainConfig, True)["dropout"].help
+    finetune_help = script_flags(FinetuneConfig, False)["dropout"].help
+    assert pretrain_help.endswith("Unset: 0.0.") and finetune_help.endswith("Unset: 0.1.")
+    assert "preset" in script_flags(FinetuneConfig, False)["hidden_dim"].help
+
+
 def test_a_non_integer_list_item_is_an_input_error():
     flag_values = script_flags(FinetuneConfig, False, ["prog", "--kernel_sizes=3,five"])
     with pytest.raises(InputError, match="--kernel_sizes=3,five"):
@@ -104,7 +111,7 @@ def test_a_plugin_setting_named_like_a_run_setting_is_refused(monkeypatch):
     flag_values = flags.FlagValues()
     bert_cli.define_config_flags(FinetuneConfig, flag_values)
     with pytest.raises(ValueError, match="--batch_size of toy clashes"):
-        bert_cli.define_backbone_flags(flag_values)
+        bert_cli.define_backbone_flags(FinetuneConfig, flag_values)
 
 
 def test_a_registered_backbones_new_argument_becomes_a_flag(tmp_path, monkeypatch):

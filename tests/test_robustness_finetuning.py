@@ -27,6 +27,7 @@ from bert_tf import backbone_source, bundle
 from bert_tf.classifier_bundle import load_classifier
 from bert_tf.errors import InputError, TrainingError
 from bert_tf.finetuning import FinetuneConfig, run_finetuning
+from bert_tf.pretraining import PretrainConfig
 from bert_tf.trainer import Trainer
 
 SCRIPT = "train_bert_fine_tuning.py"
@@ -294,6 +295,16 @@ def test_dropout_applies_over_the_bundle_instead_of_contradicting_it(bundle_copy
             ),
             bundle_copy,
         )
+
+
+def test_unset_dropout_is_each_stages_default_over_the_bundle_and_the_preset(bundle_copy):
+    """Pretraining runs without dropout and fine-tuning with it unless --dropout says."""
+    fine_tuning = backbone_source.from_bundle(FinetuneConfig(max_seq_length=32), bundle_copy)
+    pretraining = backbone_source.from_bundle(PretrainConfig(max_seq_length=32), bundle_copy)
+    assert (fine_tuning.config["dropout"], pretraining.config["dropout"]) == (0.1, 0.0)
+    tokenizer = bundle.load_tokenizer(bundle_copy, bundle.read_bundle_config(bundle_copy))
+    fresh = backbone_source.new_backbone(PretrainConfig(), tokenizer)
+    assert fresh.config["dropout"] == 0.0
 
 
 @pytest.mark.slow
