@@ -7,9 +7,11 @@
         --output_dir=runs/mini_domain --num_train_steps=2000   # continue from a bundle
 
 The bundle (config.json, vocab.txt, backbone.weights.h5, heads.weights.h5) is written into
---output_dir, with checkpoints/ and TensorBoard logs/ beside it. Running the same command again
-resumes from the last checkpoint. Flags come from `PretrainConfig`'s fields, the registered
-backbones' settings (`--num_heads`, `--filters`, ...) and the registered tasks' (`--mask_rate`).
+--output_dir, with checkpoints/, the tokenized corpus corpus_shards/ and TensorBoard logs/
+beside it. Running the same command again resumes from the last checkpoint. --corpus may be a
+glob or a directory; --strategy=multi_worker_mirrored with TF_CONFIG trains on several hosts.
+Flags come from `PretrainConfig`'s fields, the registered backbones' settings (`--num_heads`,
+`--filters`, ...) and the registered tasks' (`--mask_rate`).
 """
 
 import json
@@ -36,8 +38,8 @@ def main(argv):
     bert_cli.reject_extra_arguments(argv)
     config = bert_cli.config_from_flags(PretrainConfig)
     summary = run_pretraining(config)
-    logging.info("training summary: %s", json.dumps(summary["tasks"]))
-    logging.info("bundle written to %s", FLAGS.output_dir)
+    if "tasks" in summary:  # not with --preprocess_only
+        logging.info("training summary: %s", json.dumps(summary["tasks"]))
 
 
 def run():

@@ -4,7 +4,7 @@
 import numpy as np
 import tensorflow as tf
 
-from bert_tf.batching import batch_by_length, pad_batch
+from bert_tf.batching import batch_by_length, pad_batch, static_lengths
 from bert_tf.segment_pairs import kept_pair_lengths
 from bert_tf.tokenization import Tokenizer
 
@@ -139,6 +139,7 @@ def classification_dataset(
     seed: int = 0,
     pad_id: int = 0,
     segment_ids: tf.RaggedTensor | None = None,
+    static_shapes: bool = False,
 ) -> tf.data.Dataset:
     """Batches of dense features and labels.
 
@@ -155,6 +156,9 @@ def classification_dataset(
         pad_id: int. The vocabulary's `[PAD]` id.
         segment_ids: tf.RaggedTensor int32 [N, None] or None. From `encode_text_pairs`; None
             for single texts (all segment 0).
+        static_shapes: bool. Training batches full and padded to one of
+            `batching.static_lengths` (`--static_shapes`); evaluation batches are left as they
+            are, as evaluation runs outside the compiled training step.
 
     Returns:
         tf.data.Dataset of dicts: `token_ids`, `segment_ids`, `padding_mask` [B, S], `labels`
@@ -168,12 +172,15 @@ def classification_dataset(
         dataset = dataset.map(
             lambda example: dict(example, segment_ids=tf.zeros_like(example["token_ids"]))
         )
+    lengths = None
     if training:
         dataset = batch_by_length(
             dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).repeat(),
             batch_size,
             max_seq_length,
+            drop_remainder=static_shapes,
         )
+        lengths = static_lengths(max_seq_length) if static_shapes else None
     else:
         dataset = dataset.ragged_batch(batch_size)
-    return dataset.map(lambda batch: pad_batch(batch, pad_id)).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(lambda batch: pad_batch(batch, pad_id, lengths)).prefetch(tf.data.AUTOTUNE)

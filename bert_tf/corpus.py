@@ -33,6 +33,11 @@ class Corpus:
         return int(self.document_ids[-1]) + 1
 
 
+def split_sentences(line: str) -> list[str]:
+    """The sentences of a one-document line, split at sentence-final punctuation."""
+    return [part for part in _SENTENCE_END.split(line) if part]
+
+
 def read_corpus(path: str) -> Corpus:
     """Reads a corpus in either layout BERT users have.
 
@@ -64,7 +69,7 @@ def read_corpus(path: str) -> Corpus:
         layout = "documents"
     else:
         for document, line in enumerate(lines[first : last + 1]):
-            parts = [part for part in _SENTENCE_END.split(line) if part]
+            parts = split_sentences(line)
             sentences.extend(parts)
             document_ids.extend([document] * len(parts))
         layout = "lines"

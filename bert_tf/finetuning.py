@@ -13,6 +13,7 @@ from backbones.base import model_inputs_example
 from bert_tf import (
     atomic_write,
     backbone_source,
+    cluster,
     distribution,
     freezing,
     metrics,
@@ -106,7 +107,8 @@ class FinetuneConfig(RunConfig):
     loss: str = setting(
         "sigmoid",
         "multi_label's loss: sigmoid cross-entropy; focal (gamma 2); or class_balanced "
-        "(positives weighted by the inverse effective number of their label's train examples). "
+        "(positives weighted by the inverse effective number of their label's train examples, "
+        "the most frequent label at 1). "
         "single_label always uses softmax cross-entropy.",
         LOSSES,
     )
@@ -119,7 +121,14 @@ class FinetuneConfig(RunConfig):
         False, "Skip (and count) lines with no label or no text instead of stopping."
     )
 
-    RESUMABLE_CHANGES = ("resume", "epochs")
+    RESUMABLE_CHANGES = (
+        "resume",
+        "epochs",
+        "cluster_timeout",
+        "tpu",
+        "static_shapes",
+        "jit_compile",
+    )
 
     def validate(self) -> None:
         """Raises InputError for settings no run can use."""
@@ -173,23 +182,50 @@ def run_finetuning(config: FinetuneConfig) -> dict:
     started = time.perf_counter()
     config.validate()
     strategy = _strategy(config)
-    checkpoint_dir = os.path.join(config.output_dir, CHECKPOINT_DIR)
+    role = cluster.WorkerRole(strategy)
     settings = run_state.run_settings(config, FinetuneConfig.RESUMABLE_CHANGES)
-    resuming = run_state.prepare_checkpoint_dir(checkpoint_dir, settings, config.resume)
-    problem = problem_types.get(config.problem_type)
-    data = read_labeled_data(config)
-    train = data.examples["train"]
-    source, backbone, restored = prepare_backbone(
-        config, train.texts + (train.second_texts or []), strategy
+    with role.chief_first():  # a bad file or directory stops every worker, not the chief alone
+        data = read_labeled_data(config)
+        output_dir = role.working_dir(config.output_dir)
+        checkpoint_dir = os.path.join(output_dir, CHECKPOINT_DIR)
+        # Another worker resumes whatever the chief has just prepared.
+        resuming = run_state.prepare_checkpoint_dir(
+            checkpoint_dir, settings, config.resume or not role.is_chief
+        )
+    with role.discarding():
+        train = data.examples["train"]
+        source, backbone, restored = prepare_backbone(
+            config, train.texts + (train.second_texts or []), strategy
+        )
+        if not resuming:
+            run_state.record_run(checkpoint_dir, settings)
+        results = _finetune(
+            dataclasses.replace(config, output_dir=output_dir),
+            strategy,
+            data,
+            source,
+            backbone,
+            restored,
+            started,
+        )
+    written = (
+        "metrics and model written to %s" if role.is_chief else "%s: done (the chief wrote %s)"
     )
-    if not resuming:
-        run_state.record_run(checkpoint_dir, settings)
+    logging.info(written, *([] if role.is_chief else [role.task]), config.output_dir)
+    return results
+
+
+def _finetune(config, strategy, data, source, backbone, restored, started) -> dict:
+    """Trains the classifier, scores it, and saves it and `metrics.json` into
+    `config.output_dir` (this worker's); returns the metrics."""
+    checkpoint_dir = os.path.join(config.output_dir, CHECKPOINT_DIR)
+    problem = problem_types.get(config.problem_type)
     config = _with_backbone_defaults(config, source.name)
     steps_per_epoch = math.ceil(len(data.examples["train"]) / config.batch_size)
     num_steps = config.epochs * steps_per_epoch
     model, optimizer, frozen = _build_classifier(config, backbone, data, num_steps, strategy)
     trainer = Trainer.in_output_dir(
-        model, optimizer, strategy, config.output_dir, "finetune", max_to_keep=1
+        model, optimizer, strategy, config.output_dir, "finetune", max_to_keep=1, config=config
     )
     start_step = trainer.restore()
     datasets = _datasets(config, data, source.tokenizer, start_step)
@@ -232,7 +268,9 @@ def run_finetuning(config: FinetuneConfig) -> dict:
 def _strategy(config):
     """Seeds the run and returns its tf.distribute strategy, checked against the batch size."""
     run_state.set_seed(config.seed, config.deterministic)
-    strategy = distribution.get_strategy(config.strategy)
+    strategy = distribution.get_strategy(
+        config.strategy, tpu=config.tpu, cluster_timeout=config.cluster_timeout
+    )
     distribution.check_batch_size(config.batch_size, strategy)
     return strategy
 
@@ -381,6 +419,7 @@ def _datasets(config, data, tokenizer, start_step) -> dict:
             seed=config.seed + start_step,
             pad_id=tokenizer.special_ids.pad,
             segment_ids=segment_ids,
+            static_shapes=config.static_shapes,
         )
     return datasets
 

@@ -7,11 +7,17 @@ import os
 from absl import logging
 
 import pretrain_tasks
-from bert_tf import backbone_source, bundle, distribution, run_state, weights_file
-from bert_tf.corpus import read_corpus
+from bert_tf import backbone_source, bundle, cluster, distribution, run_state, weights_file
+from bert_tf.corpus_files import corpus_paths, file_identity, scan_corpus
+from bert_tf.corpus_shards import (
+    ShardedCorpus,
+    is_shard_directory,
+    prepare_shards,
+    shards_ready,
+)
 from bert_tf.errors import InputError
 from bert_tf.optimization import create_optimizer
-from bert_tf.pretraining_data import combine_layouts, pretraining_dataset, tokenize_corpus
+from bert_tf.pretraining_data import PretrainingExamples, combine_layouts
 from bert_tf.pretraining_model import PretrainingModel
 from bert_tf.run_config import RunConfig, plugin_dict, setting
 from bert_tf.tokenization import SPECIAL_TOKENS, Tokenizer, TokenizerConfig, learn_vocabulary
@@ -19,6 +25,8 @@ from bert_tf.trainer import CHECKPOINT_DIR, Trainer
 
 #: The shortest sequence each layout can make: [CLS] a [SEP], or [CLS] a [SEP] b [SEP].
 MIN_SEQ_LENGTH = {False: 3, True: 5}
+#: Where in the output directory a raw corpus's shards are kept (`corpus_shards`).
+SHARD_DIR = "corpus_shards"
 
 
 def _task_names():
@@ -31,7 +39,9 @@ class PretrainConfig(RunConfig):
 
     corpus: str = setting(
         "data/corpus.txt",
-        "Raw text: one sentence a line, a blank line between documents; or one document a line.",
+        "Raw text (one sentence a line, a blank line between documents; or one document a "
+        "line): a file, a glob or a directory of files. Or the corpus_shards directory of "
+        "another run.",
     )
     init_checkpoint: str = setting(
         "",
@@ -47,6 +57,18 @@ class PretrainConfig(RunConfig):
     )
     task_settings: dict = plugin_dict("Settings of the tasks, e.g. mask_rate.")
     vocab_file: str = setting("", "Use this vocab.txt (e.g. another bundle's); empty: learn one.")
+    vocab_sample_lines: int = setting(
+        1_000_000,
+        "Vocabulary learning reads at most this many lines, drawn uniformly from the corpus.",
+    )
+    shard_tokens: int = setting(
+        1_000_000,
+        "The corpus is tokenized once into shards of about this many tokens (whole documents) "
+        "in <output_dir>/corpus_shards; training holds a few at a time.",
+    )
+    preprocess_only: bool = setting(
+        False, "Stop once the vocabulary and the corpus shards are made (train later)."
+    )
     min_count: int = setting(2, "Whitespace tokenizer: keep tokens seen this many times.")
     lower_case: bool | None = setting(
         None, "Fold case (default true; accents are always kept); with a bundle, the bundle's."
@@ -57,7 +79,18 @@ class PretrainConfig(RunConfig):
     checkpoint_every: int = setting(500, "Steps between checkpoints.")
     log_every: int = setting(50, "Steps between TensorBoard summaries.")
 
-    RESUMABLE_CHANGES = ("resume", "num_train_steps", "epochs", "checkpoint_every", "log_every")
+    RESUMABLE_CHANGES = (
+        "resume",
+        "num_train_steps",
+        "epochs",
+        "checkpoint_every",
+        "log_every",
+        "preprocess_only",
+        "cluster_timeout",
+        "tpu",
+        "static_shapes",
+        "jit_compile",
+    )
 
     def validate(self) -> None:
         """Raises InputError for settings no run can use."""
@@ -69,8 +102,9 @@ class PretrainConfig(RunConfig):
                 f"{'[CLS] a [SEP] b [SEP]' if pairs else '[CLS] a [SEP]'}; "
                 f"expected at least {MIN_SEQ_LENGTH[pairs]}"
             )
-        if self.min_count <= 0:
-            raise InputError(f"--min_count={self.min_count}: expected a positive number")
+        for name in ("min_count", "vocab_sample_lines", "shard_tokens"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"--{name}={getattr(self, name)}: expected a positive number")
         if self.num_train_steps < 0 or self.epochs < 0:
             raise InputError("--num_train_steps and --epochs must not be negative")
         if not (self.num_train_steps or self.epochs):
@@ -95,18 +129,25 @@ class Schedule:
     warmup_steps: int
 
 
-def learn_corpus_vocabulary(config: PretrainConfig, corpus=None) -> Tokenizer:
-    """A tokenizer of `config`'s kind whose vocabulary is learned from its corpus (read here
-    unless given), as a pretraining run without `--vocab_file` does."""
-    corpus = corpus or read_corpus(config.corpus)
+def learn_corpus_vocabulary(config: PretrainConfig, scan=None) -> Tokenizer:
+    """A tokenizer of `config`'s kind whose vocabulary is learned from at most
+    `config.vocab_sample_lines` lines of its corpus (from `scan` if given), as a pretraining run
+    without `--vocab_file` does.
+
+    Raises:
+        InputError: unreadable corpus files.
+    """
+    scan = scan or scan_corpus(corpus_paths(config.corpus), config.vocab_sample_lines, config.seed)
     tokenizer_config = config.tokenizer_config
     logging.info(
-        "learning a %s vocabulary of up to %d tokens",
+        "learning a %s vocabulary of up to %d tokens from %d of the corpus's %d lines",
         tokenizer_config.kind,
         config.chosen("vocab_size"),
+        len(scan.sample),
+        scan.num_lines,
     )
     vocabulary = learn_vocabulary(
-        corpus.sentences, tokenizer_config, config.chosen("vocab_size"), config.min_count
+        scan.sample, tokenizer_config, config.chosen("vocab_size"), config.min_count
     )
     return Tokenizer(vocabulary, tokenizer_config)
 
@@ -114,23 +155,48 @@ def learn_corpus_vocabulary(config: PretrainConfig, corpus=None) -> Tokenizer:
 def run_pretraining(config: PretrainConfig) -> dict:
     """Pretrains a backbone on a raw corpus and writes the bundle into `config.output_dir`.
 
-    A run in `output_dir/checkpoints` with the same settings is resumed (unless
-    `config.resume` is False); its vocabulary is reused, not learned again. With
-    `config.init_checkpoint`, the run starts from that bundle.
+    The corpus is tokenized once into shards (kept in `output_dir/corpus_shards`, reused by a
+    rerun) and streamed from them. A run in `output_dir/checkpoints` with the same settings is
+    resumed (unless `config.resume` is False); its vocabulary is reused, not learned again.
+    With `config.init_checkpoint`, the run starts from that bundle. On several workers the chief
+    does all of this; the others train beside it and write nothing that lasts (`cluster`).
 
     Returns:
-        dict: the training summary written into the bundle's config.
+        dict: the training summary written into the bundle's config (with
+        `config.preprocess_only`, what was prepared).
 
     Raises:
         InputError: bad flags, input files or bundle.
-        TrainingError: the loss became NaN or infinite.
+        TrainingError: the loss became NaN or infinite, or a worker was lost.
     """
     strategy, start = _check_settings(config)
-    checkpoint_dir = os.path.join(config.output_dir, CHECKPOINT_DIR)
-    settings = run_state.run_settings(config, PretrainConfig.RESUMABLE_CHANGES)
-    resuming = run_state.prepare_checkpoint_dir(checkpoint_dir, settings, config.resume)
-    corpus = _read_corpus(config.corpus)
-    tokenizer = _tokenizer(config, corpus, checkpoint_dir, resuming, start, settings)
+    role = cluster.WorkerRole(strategy)
+    with role.chief_first():
+        output_dir = role.working_dir(config.output_dir)
+        checkpoint_dir = os.path.join(output_dir, CHECKPOINT_DIR)
+        settings = run_state.run_settings(config, PretrainConfig.RESUMABLE_CHANGES)
+        # Another worker resumes whatever the chief has just prepared.
+        resuming = run_state.prepare_checkpoint_dir(
+            checkpoint_dir, settings, config.resume or not role.is_chief
+        )
+        tokenizer, shards = _tokenizer_and_shards(
+            config, start, checkpoint_dir, resuming, settings, role
+        )
+    with role.discarding():
+        if config.preprocess_only:
+            logging.info("--preprocess_only: the corpus shards are in %s", shards.directory)
+            return {"corpus_shards": shards.directory, "vocabulary_size": tokenizer.vocabulary_size}
+        summary = _train(config, strategy, start, output_dir, tokenizer, shards)
+    logging.info(
+        "bundle written to %s" if role.is_chief else f"{role.task}: done (the chief wrote %s)",
+        config.output_dir,
+    )
+    return summary
+
+
+def _train(config, strategy, start, output_dir, tokenizer, shards) -> dict:
+    """Trains from the shards and saves the bundle into `output_dir`; returns the summary."""
+    checkpoint_dir = os.path.join(output_dir, CHECKPOINT_DIR)
     source = start or backbone_source.new_backbone(config, tokenizer)
     tasks = pretrain_tasks.build_tasks(
         config.tasks,
@@ -141,28 +207,35 @@ def run_pretraining(config: PretrainConfig) -> dict:
         tokenizer.special_ids,
     )
     start_step = Trainer.checkpointed_step(checkpoint_dir)
-    dataset, examples_per_epoch = pretraining_dataset(
-        _tokenize(corpus, tokenizer),
+    examples = PretrainingExamples(
+        shards,
         tasks,
         max_seq_length=config.max_seq_length,
-        batch_size=config.batch_size,
         seed=config.seed,
-        start_step=start_step,
         special_ids=tokenizer.special_ids,
+        static_shapes=config.static_shapes,
     )
-    schedule = _schedule(config, examples_per_epoch)
-    model, optimizer = _build_model(config, source, tasks, dataset, schedule, strategy)
-    trainer = Trainer.in_output_dir(model, optimizer, strategy, config.output_dir, "pretrain")
+    schedule = _schedule(config, examples.examples_per_epoch)
+    model, optimizer = _build_model(
+        config, source, tasks, examples.dataset(config.batch_size), schedule, strategy
+    )
+    trainer = Trainer.in_output_dir(
+        model, optimizer, strategy, output_dir, "pretrain", config=config
+    )
     trainer.restore()
     history = trainer.train(
-        dataset,
+        strategy.distribute_datasets_from_function(
+            lambda context: examples.dataset(
+                config.batch_size, start_step=start_step, input_context=context
+            )
+        ),
         schedule.num_steps,
         checkpoint_every=config.checkpoint_every,
         log_every=config.log_every,
     )
     summary = _summary(config, history, tasks, trainer.first_step_metrics(), schedule)
     bundle.save_bundle(
-        config.output_dir,
+        output_dir,
         backbone_name=source.name,
         backbone=model.backbone,
         tokenizer=tokenizer,
@@ -182,8 +255,13 @@ def _check_settings(config):
     """
     pretrain_tasks.check_choice(config.tasks, config.task_loss_weights, config.task_settings)
     config.validate()
+    if not is_shard_directory(config.corpus):
+        for path in corpus_paths(config.corpus):
+            file_identity(path)  # a missing or unreadable file stops the run before any write
     run_state.set_seed(config.seed, config.deterministic)
-    strategy = distribution.get_strategy(config.strategy)
+    strategy = distribution.get_strategy(
+        config.strategy, tpu=config.tpu, cluster_timeout=config.cluster_timeout
+    )
     distribution.check_batch_size(config.batch_size, strategy)
     if config.init_checkpoint:
         return strategy, backbone_source.from_bundle(config, config.init_checkpoint)
@@ -191,22 +269,23 @@ def _check_settings(config):
     return strategy, None
 
 
-def _read_corpus(path):
-    corpus = read_corpus(path)
-    logging.info(
-        "corpus %s: %d sentences in %d documents (%s layout)",
-        path,
-        len(corpus.sentences),
-        corpus.num_documents,
-        corpus.layout,
-    )
-    return corpus
+def _tokenizer_and_shards(config, start, checkpoint_dir, resuming, settings, role):
+    """The run's tokenizer and its corpus in shards.
 
+    The tokenizer is the one a resumed run recorded, the bundle's, the given vocabulary file's,
+    the given shards', or one learned from the corpus. A new run first reads every corpus file
+    (unless its shards are made already), so a bad file stops it before anything is written;
+    then it records the tokenizer, so a run stopped while making the shards resumes with it.
+    The shards are the given ones, which must have been made with that tokenizer, or a raw
+    corpus's, made by the chief in `<output_dir>/corpus_shards` (kept while they match).
 
-def _tokenizer(config, corpus, checkpoint_dir, resuming, start, settings) -> Tokenizer:
-    """The run's tokenizer: the one a resumed run recorded, the bundle's, the given vocabulary
-    file's, or one learned from the corpus. A new run records it before anything else."""
+    Returns:
+        (Tokenizer, ShardedCorpus).
+    """
     vocabulary_path = os.path.join(checkpoint_dir, bundle.VOCABULARY_FILE)
+    given_shards = is_shard_directory(config.corpus)
+    shard_dir = os.path.join(config.output_dir, SHARD_DIR)
+    scan = None
     if resuming:
         tokenizer_config = start.tokenizer.config if start else config.tokenizer_config
         tokenizer = Tokenizer.from_files(vocabulary_path, tokenizer_config)
@@ -215,21 +294,42 @@ def _tokenizer(config, corpus, checkpoint_dir, resuming, start, settings) -> Tok
             tokenizer = start.tokenizer
         elif config.vocab_file:
             tokenizer = Tokenizer.from_files(config.vocab_file, config.tokenizer_config)
+        elif given_shards:
+            tokenizer = ShardedCorpus(config.corpus).tokenizer
         else:
-            tokenizer = learn_corpus_vocabulary(config, corpus)
+            tokenizer = None
+        paths = [] if given_shards else corpus_paths(config.corpus)
+        if paths and not (
+            tokenizer and shards_ready(shard_dir, paths, tokenizer, config.shard_tokens)
+        ):
+            sample_lines = 0 if tokenizer else config.vocab_sample_lines
+            scan = scan_corpus(paths, sample_lines, config.seed)
+        tokenizer = tokenizer or learn_corpus_vocabulary(config, scan)
         tokenizer.save_vocabulary(vocabulary_path)
         run_state.record_run(checkpoint_dir, settings)
     logging.info("vocabulary: %d tokens", tokenizer.vocabulary_size)
-    return tokenizer
+    if given_shards:
+        shards = ShardedCorpus(config.corpus)
+        shards.check_tokenizer(tokenizer, _vocabulary_origin(config))
+        return tokenizer, shards
+    shards = prepare_shards(
+        shard_dir,
+        corpus_paths(config.corpus),
+        tokenizer,
+        config.shard_tokens,
+        scan=scan,
+        make=role.is_chief,
+    )
+    return tokenizer, shards
 
 
-def _tokenize(corpus, tokenizer):
-    tokenized = tokenize_corpus(corpus, tokenizer)
-    if tokenized.num_dropped_sentences:
-        logging.warning(
-            "%d sentences had no token and were left out", tokenized.num_dropped_sentences
-        )
-    return tokenized
+def _vocabulary_origin(config) -> str:
+    """Where a run's vocabulary comes from, for messages."""
+    if config.init_checkpoint:
+        return f"the bundle --init_checkpoint={config.init_checkpoint}"
+    if config.vocab_file:
+        return f"--vocab_file={config.vocab_file}"
+    return f"the run in {os.path.join(config.output_dir, CHECKPOINT_DIR)}"
 
 
 def _schedule(config, examples_per_epoch) -> Schedule:

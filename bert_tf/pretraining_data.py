@@ -1,9 +1,11 @@
 """The pretraining input pipeline: examples, task preprocessing, bucketing, padding.
 
-The corpus is tokenized once into one flat id array. Examples are then made in the graph from
-index arithmetic on that array: no Python runs per example. Each epoch visits every chunk (a
-run of whole sentences of one document that fits in a sequence) once, in a new order, and
-draws new split points, new random segments and new masks.
+The corpus is tokenized once into flat id arrays, one per shard (a whole small corpus is one
+shard). Examples are then made in the graph from index arithmetic on a shard's arrays: Python
+runs once per shard, never per example. Each epoch visits every chunk (a run of whole sentences
+of one document that fits in a sequence) once, in a new order, and draws new split points, new
+random segments and new masks. A few shards are read at a time, so memory does not grow with
+the corpus.
 
 How examples are cut depends on the tasks (`ExampleLayout`): single segments `[CLS] A [SEP]`
 packed from consecutive sentences, or sentence pairs `[CLS] A [SEP] B [SEP]` with a share of
@@ -12,11 +14,12 @@ random segments B, built only when some task (e.g. next-sentence prediction) ask
 
 import bisect
 import dataclasses
+import functools
 
 import numpy as np
 import tensorflow as tf
 
-from bert_tf.batching import batch_by_length, pad_batch
+from bert_tf.batching import batch_by_length, pad_batch, static_lengths
 from bert_tf.corpus import Corpus
 from bert_tf.errors import InputError
 from bert_tf.segment_pairs import kept_pair_lengths
@@ -24,6 +27,10 @@ from bert_tf.tokenization import SpecialTokenIds, Tokenizer
 
 _NUM_SPECIAL_IN_SINGLE = 2  # [CLS] A [SEP]
 _NUM_SPECIAL_IN_PAIR = 3  # [CLS] A [SEP] B [SEP]
+#: Shards whose examples are interleaved at a time: what bounds the pipeline's memory.
+SHARDS_IN_MEMORY = 4
+# Example numbers are visit * stride + position in the visit: unique below 2**32 chunks a shard.
+_VISIT_STRIDE = 2**32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,27 +203,32 @@ def single_segment_chunks(corpus: TokenizedCorpus, budget: int) -> tuple[np.ndar
     return piece_start[first].astype(np.int64), piece_stop[end - 1].astype(np.int64)
 
 
-def make_single_segment_fn(
-    corpus: TokenizedCorpus, max_seq_length: int, special_ids: SpecialTokenIds = SpecialTokenIds()
-):
-    """Returns a graph function (example_index, chunk) -> one `[CLS] A [SEP]` example, and the
-    number of chunks.
+def single_segment_tables(corpus: TokenizedCorpus, max_seq_length: int) -> dict:
+    """What `make_single_segment` reads of one corpus (or shard), computed once with NumPy.
 
     Chunk c is the c-th run of `single_segment_chunks`: as many consecutive whole sentences of
     one document as fit in `max_seq_length`: sequences come nearly full, and no token is dropped.
-    `special_ids` are the vocabulary's (`Tokenizer.special_ids`).
+
+    Returns:
+        dict of np.ndarray: `token_ids` int32 [T]; `chunk_start`, `chunk_stop` int64 [C].
     """
     start, stop = single_segment_chunks(corpus, max_seq_length - _NUM_SPECIAL_IN_SINGLE)
-    token_ids = tf.constant(corpus.token_ids)
-    start_t, stop_t = tf.constant(start), tf.constant(stop)
+    return {"token_ids": corpus.token_ids, "chunk_start": start, "chunk_stop": stop}
 
-    def make_single_segment(example_index, chunk):
-        segment = token_ids[start_t[chunk] : stop_t[chunk]]
+
+def make_single_segment_fn(special_ids: SpecialTokenIds = SpecialTokenIds()):
+    """Returns a graph function (tables, example_index, chunk) -> one `[CLS] A [SEP]` example
+    from chunk `chunk` of `single_segment_tables` (as tensors). `special_ids` are the
+    vocabulary's (`Tokenizer.special_ids`)."""
+
+    def make_single_segment(tables, example_index, chunk):
+        del example_index  # a packed segment has nothing random to draw
+        segment = tables["token_ids"][tables["chunk_start"][chunk] : tables["chunk_stop"][chunk]]
         cls, sep = tf.constant([special_ids.cls]), tf.constant([special_ids.sep])
         tokens = tf.concat([cls, segment, sep], axis=0)
         return {"token_ids": tokens, "segment_ids": tf.zeros_like(tokens)}
 
-    return make_single_segment, len(start)
+    return make_single_segment
 
 
 def _uniform_index(draw, low, count):
@@ -225,47 +237,61 @@ def _uniform_index(draw, low, count):
     return low + tf.minimum(tf.cast(draw * tf.cast(count, tf.float32), tf.int64), count - 1)
 
 
+def pair_tables(corpus: TokenizedCorpus, max_seq_length: int) -> dict:
+    """What the function of `make_pair_fn` reads of one corpus (or shard), computed once with
+    NumPy: the tokens, sentence and document boundaries, and the chunks of `pack_chunks`.
+
+    Returns:
+        dict of np.ndarray: `token_ids` int32 [T]; int64 `sentence_starts` [N + 1],
+        `sentence_document` [N], `document_first`, `document_size`, `document_token_end` [D],
+        `chunk_first`, `chunk_end` [C].
+    """
+    first, end = pack_chunks(corpus, max_seq_length - _NUM_SPECIAL_IN_PAIR)
+    document_first = np.searchsorted(corpus.document_ids, np.arange(corpus.num_documents))
+    document_end = np.append(document_first[1:], corpus.num_sentences)
+    return {
+        "token_ids": corpus.token_ids,
+        "sentence_starts": corpus.sentence_starts,
+        "sentence_document": corpus.document_ids,
+        "document_first": document_first.astype(np.int64),
+        "document_size": (document_end - document_first).astype(np.int64),
+        "document_token_end": corpus.sentence_starts[document_end],
+        "chunk_first": first,
+        "chunk_end": end,
+    }
+
+
 def make_pair_fn(
-    corpus: TokenizedCorpus,
     max_seq_length: int,
     random_next_rate: float,
     seed: int,
     special_ids: SpecialTokenIds = SpecialTokenIds(),
 ):
-    """Returns a graph function (example_index, chunk) -> one `[CLS] A [SEP] B [SEP]` example,
-    and the number of chunks.
+    """Returns a graph function (tables, example_index, chunk) -> one `[CLS] A [SEP] B [SEP]`
+    example, where `tables` are the `pair_tables` of a corpus or shard, as tensors.
 
     A chunk with two or more sentences is split at a random sentence boundary into A and its
     continuation B; a chunk of one sentence is split at a random token boundary inside it, so
     every chunk but a single token has a true continuation and the labels keep the asked rate
     on any corpus. With probability `random_next_rate` (always, for a single token), B is
-    instead taken from another document (`next_sentence_labels` = 1), starting where the true
-    B would: at a sentence start after a sentence split, inside a sentence after a token split.
+    instead taken from another document of the same tables (`next_sentence_labels` = 1),
+    starting where the true B would: at a sentence start after a sentence split, inside a
+    sentence after a token split. (Tables of a single document can only offer that document.)
     A random B is cut to the length the true continuation would have had, so neither where B
     starts nor its length gives the label away. The longer segment is truncated to fit: A keeps
     its end, B its start, so a true continuation stays contiguous. Randomness is stateless,
     keyed by (seed, example_index): reproducible, and new in every epoch. `special_ids` are the
     vocabulary's (`Tokenizer.special_ids`).
     """
-    budget = max_seq_length - _NUM_SPECIAL_IN_PAIR
-    first, end = pack_chunks(corpus, budget)
-    token_ids = tf.constant(corpus.token_ids)
-    starts = tf.constant(corpus.sentence_starts)
-    sentence_document = tf.constant(corpus.document_ids)
-    document_first = np.searchsorted(corpus.document_ids, np.arange(corpus.num_documents))
-    document_end = np.append(document_first[1:], corpus.num_sentences)
-    document_first_t = tf.constant(document_first.astype(np.int64))
-    document_size_t = tf.constant((document_end - document_first).astype(np.int64))
-    document_token_end = tf.constant(corpus.sentence_starts[document_end])
-    chunk_first, chunk_end = tf.constant(first), tf.constant(end)
-    num_documents = corpus.num_documents
-    budget_t = tf.constant(budget, tf.int64)
+    budget_t = tf.constant(max_seq_length - _NUM_SPECIAL_IN_PAIR, tf.int64)
 
-    def make_pair(example_index, chunk):
+    def make_pair(tables, example_index, chunk):
+        token_ids, starts = tables["token_ids"], tables["sentence_starts"]
+        num_documents = tf.size(tables["document_first"], out_type=tf.int64)
         draws = tf.random.stateless_uniform(
             [5], seed=tf.stack([tf.cast(seed, tf.int64), example_index])
         )
-        s0, s1 = chunk_first[chunk], chunk_end[chunk]
+        s0, s1 = tables["chunk_first"][chunk], tables["chunk_end"][chunk]
         chunk_start, chunk_stop = starts[s0], starts[s1]
         num_sentences, num_tokens = s1 - s0, chunk_stop - chunk_start
         at_sentence = num_sentences >= 2
@@ -275,12 +301,12 @@ def make_pair_fn(
         token_split = _uniform_index(draws[0], chunk_start + 1, num_tokens - 1)
         a_stop = tf.where(at_sentence, sentence_split, tf.where(has_next, token_split, chunk_stop))
         is_random = tf.logical_or(tf.logical_not(has_next), draws[1] < random_next_rate)
-        if num_documents > 1:
-            offset = _uniform_index(draws[2], 1, num_documents - 1)
-            other = (sentence_document[s0] + offset) % num_documents
-        else:
-            other = sentence_document[s0]
-        random_sentence = _uniform_index(draws[3], document_first_t[other], document_size_t[other])
+        # Another document (the same one when the tables hold only one).
+        offset = _uniform_index(draws[2], 1, num_documents - 1)
+        other = (tables["sentence_document"][s0] + offset) % num_documents
+        random_sentence = _uniform_index(
+            draws[3], tables["document_first"][other], tables["document_size"][other]
+        )
         sentence_start, sentence_stop = starts[random_sentence], starts[random_sentence + 1]
         inside = _uniform_index(draws[4], sentence_start + 1, sentence_stop - sentence_start - 1)
         random_start = tf.where(
@@ -290,7 +316,7 @@ def make_pair_fn(
         # A random B is cut to the length the true continuation would have had, so that
         # length does not give the label away.
         next_length = tf.where(has_next, chunk_stop - a_stop, budget_t)
-        random_stop = tf.minimum(document_token_end[other], b_start + next_length)
+        random_stop = tf.minimum(tables["document_token_end"][other], b_start + next_length)
         b_stop = tf.where(is_random, random_stop, chunk_stop)
         length_a, length_b = a_stop - chunk_start, b_stop - b_start
         keep_a, keep_b = kept_pair_lengths(length_a, length_b, budget_t)
@@ -305,11 +331,174 @@ def make_pair_fn(
             "next_sentence_labels": tf.cast(is_random, tf.int32),
         }
 
-    return make_pair, len(first)
+    return make_pair
+
+
+class PretrainingExamples:
+    """The examples the tasks need, cut from a corpus one shard at a time.
+
+    The examples have the layout the tasks need (`combine_layouts`): sentence pairs with
+    `next_sentence_labels` if some task asks for them, else packed single segments. A corpus in
+    shards (`corpus_shards.ShardedCorpus`) is streamed: a few shards are in memory at a time,
+    their examples interleaved, and a random segment B comes from another document of the same
+    shard. Building this reads every shard once, to count the examples of an epoch.
+
+    Args:
+        shards: TokenizedCorpus, or a sequence of them (indexing may load a shard from disk).
+        tasks: list[PretrainingTask]. Their `preprocess` runs on every ragged batch, in order.
+        max_seq_length: int. Longest sequence, special tokens included.
+        seed: int. Seeds the order, the pairs and (with TF's global seed) the masks.
+        special_ids: SpecialTokenIds. The vocabulary's: [CLS], [SEP] and the padding.
+        static_shapes: bool. Full batches padded to one of `batching.static_lengths`, so an
+            accelerator compiles a bounded set of programs (`--static_shapes`).
+
+    Attributes:
+        examples_per_epoch: int. Chunks in all shards; each is one example per epoch.
+
+    Raises:
+        InputError: if tasks ask for different pair layouts, or a task needs random segments
+            but the corpus has a single document.
+    """
+
+    def __init__(
+        self,
+        shards,
+        tasks,
+        *,
+        max_seq_length: int,
+        seed: int,
+        special_ids: SpecialTokenIds = SpecialTokenIds(),
+        static_shapes: bool = False,
+    ):
+        self.shards = [shards] if isinstance(shards, TokenizedCorpus) else shards
+        self.tasks = list(tasks)
+        self.max_seq_length = max_seq_length
+        self.seed = seed
+        self.special_ids = special_ids
+        self.static_shapes = static_shapes
+        layout = combine_layouts(self.tasks)
+        if layout.sentence_pairs:
+            self._tables = functools.partial(pair_tables, max_seq_length=max_seq_length)
+            self._make_example = make_pair_fn(
+                max_seq_length, layout.random_next_rate, seed, special_ids
+            )
+        else:
+            self._tables = functools.partial(single_segment_tables, max_seq_length=max_seq_length)
+            self._make_example = make_single_segment_fn(special_ids)
+        # A corpus of one shard is loaded and packed once, not in every epoch.
+        self._shard = functools.lru_cache(maxsize=1)(lambda index: self.shards[index])
+        self._load_tables = functools.lru_cache(maxsize=1)(
+            lambda index: self._tables(self._shard(index))
+        )
+        self.chunks_per_shard, num_documents = [], 0
+        for index in range(len(self.shards)):
+            tables = self._load_tables(index)
+            self.chunks_per_shard.append(len(_chunks(tables)))
+            num_documents += self._shard(index).num_documents
+        self._table_types = [tf.as_dtype(array.dtype) for array in tables.values()]
+        self._table_keys = list(tables)
+        self.examples_per_epoch = int(sum(self.chunks_per_shard))
+        if layout.random_next_rate > 0 and num_documents < 2:
+            names = [task.name for task in self.tasks if task.example_layout.random_next_rate > 0]
+            raise InputError(
+                f"{', '.join(names)} needs segments from other documents, so at least 2 "
+                "documents (separate documents by a blank line, or put one document per "
+                f"line), or leave {', '.join(names)} out of --tasks"
+            )
+
+    def _shard_tables(self, shard_index) -> dict:
+        """The tables of one shard as tensors (one Python call per shard, none per example)."""
+        values = tf.numpy_function(
+            lambda index: tuple(self._load_tables(int(index)).values()),
+            [shard_index],
+            self._table_types,
+        )
+        for value in values:
+            value.set_shape([None])
+        return dict(zip(self._table_keys, values))
+
+    def dataset(self, batch_size: int, *, start_step: int = 0, input_context=None):
+        """The endless dataset of dense feature dicts [B, S] / [B, P] / [B].
+
+        Args:
+            batch_size: int. Global batch size.
+            start_step: int. The step a resumed run starts at: the stream then continues with
+                new example numbers and a new order instead of replaying the first steps' data.
+            input_context: tf.distribute.InputContext or None. With several input pipelines
+                (one per worker), each reads its own shards (or, with fewer shards than
+                pipelines, its own share of every shard's chunks). A pipeline makes one batch
+                for all of its worker's replicas and then splits it into batches of the
+                per-replica size, which its replicas take in turn: so the replicas of a worker
+                get batches of one shape in each step (with `static_shapes`, a step is one
+                program, not one per combination of the replicas' shapes).
+        """
+        pipelines, pipeline, local_replicas = 1, 0, 1
+        if input_context is not None:
+            pipelines, pipeline = input_context.num_input_pipelines, input_context.input_pipeline_id
+            local_replicas = input_context.num_replicas_in_sync // pipelines
+            batch_size = input_context.get_per_replica_batch_size(batch_size)
+        shard_ids = list(range(len(self.shards)))
+        by_shard = len(shard_ids) >= pipelines
+        if by_shard:
+            shard_ids = shard_ids[pipeline::pipelines]
+        chunk_share = (1, 0) if by_shard else (pipelines, pipeline)
+
+        def shard_examples(visit, shard_index):
+            tables = self._shard_tables(shard_index)
+            chunks = tf.random.experimental.stateless_shuffle(
+                tf.range(tf.size(_chunks(tables), out_type=tf.int64)),
+                seed=tf.stack([tf.constant(self.seed, tf.int64), visit]),
+            )[chunk_share[1] :: chunk_share[0]]
+            return (
+                tf.data.Dataset.from_tensor_slices(chunks)
+                .enumerate()
+                .map(
+                    lambda position, chunk: self._make_example(
+                        tables, visit * _VISIT_STRIDE + position, chunk
+                    ),
+                    num_parallel_calls=tf.data.AUTOTUNE,
+                )
+            )
+
+        lengths = static_lengths(self.max_seq_length) if self.static_shapes else None
+
+        def preprocess(batch):
+            for task in self.tasks:
+                batch = task.preprocess(batch)
+            return pad_batch(batch, self.special_ids.pad, lengths)
+
+        examples = (
+            tf.data.Dataset.from_tensor_slices(tf.constant(shard_ids, tf.int64))
+            .shuffle(len(shard_ids), seed=self.seed + start_step, reshuffle_each_iteration=True)
+            .repeat()
+            .enumerate(start=start_step * batch_size)
+            .interleave(
+                shard_examples,
+                cycle_length=min(SHARDS_IN_MEMORY, len(shard_ids)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True,
+            )
+        )
+        batches = (
+            batch_by_length(
+                examples, batch_size * local_replicas, self.max_seq_length, self.static_shapes
+            )
+            # Sequential: masking draws from TF's stateful RNG, so parallel calls would make the
+            # masks depend on thread timing and break --seed reproducibility.
+            .map(preprocess)
+        )
+        if local_replicas > 1:
+            batches = batches.rebatch(batch_size, drop_remainder=self.static_shapes)
+        return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _chunks(tables):
+    """The first per-chunk table (`chunk_start` or `chunk_first`): one entry per chunk."""
+    return tables["chunk_start"] if "chunk_start" in tables else tables["chunk_first"]
 
 
 def pretraining_dataset(
-    corpus: TokenizedCorpus,
+    corpus,
     tasks: list,
     *,
     max_seq_length: int,
@@ -318,58 +507,21 @@ def pretraining_dataset(
     start_step: int = 0,
     special_ids: SpecialTokenIds = SpecialTokenIds(),
 ) -> tuple[tf.data.Dataset, int]:
-    """The endless pretraining dataset, and how many examples make one epoch.
-
-    The examples have the layout the tasks need (`combine_layouts`): sentence pairs with
-    `next_sentence_labels` if some task asks for them, else packed single segments.
+    """The endless pretraining dataset of `PretrainingExamples`, and how many examples make one
+    epoch.
 
     Args:
-        corpus: TokenizedCorpus.
-        tasks: list[PretrainingTask]. Their `preprocess` runs on every ragged batch, in order.
-        max_seq_length: int. Longest sequence, special tokens included.
-        batch_size: int. Global batch size.
-        seed: int. Seeds the order, the pairs and (with TF's global seed) the masks.
-        start_step: int. The step a resumed run starts at: the stream then continues with new
-            example numbers and a new order instead of replaying the first steps' data.
-        special_ids: SpecialTokenIds. The vocabulary's: [CLS], [SEP] and the padding.
+        corpus: TokenizedCorpus, or a sequence of them (shards).
+        tasks, max_seq_length, seed, special_ids: see `PretrainingExamples`.
+        batch_size, start_step: see `PretrainingExamples.dataset`.
 
     Returns:
         (dataset of dense feature dicts [B, S] / [B, P] / [B], examples per epoch).
 
     Raises:
-        InputError: if tasks ask for different pair layouts, or a task needs random segments
-            but the corpus has a single document.
+        InputError: see `PretrainingExamples`.
     """
-    layout = combine_layouts(tasks)
-    if layout.sentence_pairs:
-        if layout.random_next_rate > 0 and corpus.num_documents < 2:
-            names = [task.name for task in tasks if task.example_layout.random_next_rate > 0]
-            raise InputError(
-                f"{', '.join(names)} needs segments from other documents, so at least 2 "
-                "documents (separate documents by a blank line, or put one document per "
-                f"line), or leave {', '.join(names)} out of --tasks"
-            )
-        make_example, num_chunks = make_pair_fn(
-            corpus, max_seq_length, layout.random_next_rate, seed, special_ids
-        )
-    else:
-        make_example, num_chunks = make_single_segment_fn(corpus, max_seq_length, special_ids)
-
-    def preprocess(batch):
-        for task in tasks:
-            batch = task.preprocess(batch)
-        return pad_batch(batch, special_ids.pad)
-
-    dataset = (
-        tf.data.Dataset.range(num_chunks)
-        .shuffle(num_chunks, seed=seed + start_step, reshuffle_each_iteration=True)
-        .repeat()
-        .enumerate(start=start_step * batch_size)
-        .map(make_example, num_parallel_calls=tf.data.AUTOTUNE)
-        .apply(lambda examples: batch_by_length(examples, batch_size, max_seq_length))
-        # Sequential: masking draws from TF's stateful RNG, so parallel calls would make the
-        # masks depend on thread timing and break --seed reproducibility.
-        .map(preprocess)
-        .prefetch(tf.data.AUTOTUNE)
+    examples = PretrainingExamples(
+        corpus, tasks, max_seq_length=max_seq_length, seed=seed, special_ids=special_ids
     )
-    return dataset, num_chunks
+    return examples.dataset(batch_size, start_step=start_step), examples.examples_per_epoch

@@ -9,6 +9,8 @@ fields of their own: they arrive as the dicts `backbone_overrides` and `task_set
 
 import dataclasses
 
+from absl import logging
+
 import backbones
 from bert_tf.distribution import STRATEGIES
 from bert_tf.errors import InputError
@@ -89,7 +91,29 @@ class RunConfig:
     deterministic: bool = setting(
         False, "TensorFlow op determinism: identical losses from a seed, somewhat slower."
     )
-    strategy: str = setting("default", "tf.distribute strategy.", STRATEGIES)
+    strategy: str = setting(
+        "default",
+        "tf.distribute strategy: one device, every local GPU (mirrored), the workers of "
+        "TF_CONFIG (multi_worker_mirrored), or a TPU (--tpu).",
+        STRATEGIES,
+    )
+    tpu: str = setting(
+        "", "--strategy=tpu: the TPU's name, grpc://host:8470, or local; empty: the environment's."
+    )
+    static_shapes: bool = setting(
+        False,
+        "Pad every training batch to one of a few fixed shapes (full batches, lengths at the "
+        "bucket edges), so XLA and TPUs compile a bounded set of programs; use with "
+        "--strategy=tpu.",
+    )
+    jit_compile: bool = setting(
+        False, "Compile the training step with XLA (a TPU always does); best with --static_shapes."
+    )
+    cluster_timeout: float = setting(
+        300.0,
+        "--strategy=multi_worker_mirrored: seconds to wait for every worker of TF_CONFIG before "
+        "giving up.",
+    )
     resume: bool = setting(
         True, "Continue the run in --output_dir if there is one; --noresume starts over."
     )
@@ -100,8 +124,15 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise InputError(f"--{name}={value}: expected a positive number")
-        if self.learning_rate is not None and self.learning_rate <= 0:
-            raise InputError(f"--learning_rate={self.learning_rate}: expected a positive number")
+        for name in ("learning_rate", "cluster_timeout"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise InputError(f"--{name}={value}: expected a positive number")
+        if self.strategy == "tpu" and not self.static_shapes:
+            logging.warning(
+                "--strategy=tpu without --static_shapes: the TPU compiles a program for every "
+                "batch shape it meets; --static_shapes bounds them"
+            )
 
     def chosen(self, name: str):
         """The value of architecture setting `name` for a run without a bundle: the flag's

@@ -51,8 +51,17 @@ def stream_text_lines(path: str, what: str) -> Iterator[str]:
     """
     if path == STANDARD_INPUT:
         return _decoded_lines(contextlib.nullcontext(sys.stdin.buffer), "<stdin>", what)
+    return _decoded_lines(open_text_file(path, what), path, what)
+
+
+def open_text_file(path: str, what: str):
+    """Opens a user's text file for binary reading.
+
+    Raises:
+        InputError: the file is missing, is a directory or cannot be read.
+    """
     try:
-        return _decoded_lines(open(path, "rb"), path, what)
+        return open(path, "rb")
     except FileNotFoundError:
         raise InputError(
             f"{path}: {what} not found (check the path given in the flag for the {what})"
@@ -68,11 +77,15 @@ def _decoded_lines(stream, name: str, what: str) -> Iterator[str]:
     # free; binary iteration splits only on b"\n", at any line length.
     with stream as f:
         for number, raw in enumerate(f, start=1):
-            yield _decode_line(raw, number, name, what)
+            yield decode_line(raw, number, name, what)
 
 
-def _decode_line(raw: bytes, number: int, path: str, what: str) -> str:
-    """Strip the line terminator (and a leading BOM on line 1) and decode as strict UTF-8."""
+def decode_line(raw: bytes, number: int, path: str, what: str) -> str:
+    """Strips the line terminator (and a leading BOM on line 1) and decodes as strict UTF-8.
+
+    Raises:
+        InputError: naming the file, the line and the byte column of an invalid byte.
+    """
     if raw.endswith(b"\n"):
         raw = raw[:-1]
     if raw.endswith(b"\r"):

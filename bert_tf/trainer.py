@@ -32,9 +32,25 @@ class Trainer:
             the previous checkpoint usable).
         log_dir: str. TensorBoard event files.
         max_to_keep: int. Checkpoints kept.
+        jit_compile: bool. Compile each replica's step with XLA (`--jit_compile`; a TPU always
+            does).
+        static_shapes: bool. The batches come in a few fixed shapes (`--static_shapes`): the
+            step is traced once per shape, so every program it compiles has static shapes.
     """
 
-    def __init__(self, model, optimizer, loss_fn, strategy, checkpoint_dir, log_dir, max_to_keep=2):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        loss_fn,
+        strategy,
+        checkpoint_dir,
+        log_dir,
+        max_to_keep=2,
+        *,
+        jit_compile=False,
+        static_shapes=False,
+    ):
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
@@ -46,12 +62,17 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.checkpoint, checkpoint_dir, max_to_keep)
         self._first_step_path = os.path.join(checkpoint_dir, "first_step_metrics.json")
         self.writer = tf.summary.create_file_writer(log_dir)
+        self.jit_compile = jit_compile
+        self.static_shapes = static_shapes
         self._train_step = None
 
     @classmethod
-    def in_output_dir(cls, model, optimizer, strategy, output_dir, stage, max_to_keep=2):
+    def in_output_dir(
+        cls, model, optimizer, strategy, output_dir, stage, max_to_keep=2, config=None
+    ):
         """A trainer of `model.loss_and_metrics` that keeps its checkpoints in
-        `<output_dir>/checkpoints` and its TensorBoard logs in `<output_dir>/logs/<stage>`."""
+        `<output_dir>/checkpoints` and its TensorBoard logs in `<output_dir>/logs/<stage>`,
+        compiled as the run's `config` (a RunConfig: `jit_compile`, `static_shapes`) asks."""
         return cls(
             model,
             optimizer,
@@ -60,6 +81,8 @@ class Trainer:
             os.path.join(output_dir, CHECKPOINT_DIR),
             os.path.join(output_dir, "logs", stage),
             max_to_keep,
+            jit_compile=bool(config and config.jit_compile),
+            static_shapes=bool(config and config.static_shapes),
         )
 
     @staticmethod
@@ -105,7 +128,11 @@ class Trainer:
             }
             return dict(metrics, loss=loss), counts
 
-        @tf.function(input_signature=[element_spec])
+        # Keras's own trainer compiles the replica's step, not the cross-replica function.
+        replica_step = tf.function(replica_step, jit_compile=self.jit_compile or None)
+
+        # Dynamic shapes: one trace for every batch length; static shapes: one for each shape.
+        @tf.function(input_signature=None if self.static_shapes else [element_spec])
         def train_step(batch):
             metrics, counts = strategy.run(replica_step, args=(batch,))
             reduced = {
@@ -133,8 +160,9 @@ class Trainer:
         """Runs steps from the current one up to `num_steps`.
 
         Args:
-            dataset: tf.data.Dataset. Endless, global batches of feature dicts with
-                `token_ids` and `padding_mask`.
+            dataset: tf.data.Dataset of endless global batches of feature dicts with
+                `token_ids` and `padding_mask`; or a tf.distribute.DistributedDataset of
+                such (per-replica) batches, e.g. from `distribute_datasets_from_function`.
             num_steps: int. The step to stop at (total, not additional).
             checkpoint_every: int. Save every this many steps (0: only at the end).
             log_every: int. TensorBoard scalars every this many steps.
@@ -152,7 +180,11 @@ class Trainer:
         Raises:
             TrainingError: the loss is NaN or infinite; the last checkpoint is left intact.
         """
-        distributed = self.strategy.experimental_distribute_dataset(dataset)
+        distributed = (
+            dataset
+            if isinstance(dataset, tf.distribute.DistributedDataset)
+            else self.strategy.experimental_distribute_dataset(dataset)
+        )
         if self._train_step is None:
             self._train_step = self._build_train_step(distributed.element_spec)
         iterator = iter(distributed)
@@ -193,6 +225,8 @@ class Trainer:
             if checkpoint_every and step % checkpoint_every == 0:
                 self.save()
         elapsed = time.perf_counter() - started
+        if self.static_shapes:
+            logging.info("the training step was compiled for %d batch shapes", self.step_programs)
         steps_run = num_steps - start
         if steps_run > 0 and (not checkpoint_every or num_steps % checkpoint_every):
             self.save()
@@ -208,6 +242,12 @@ class Trainer:
             "tokens_per_second": rate(counted.sums.get("tokens", 0.0)),
             "padded_tokens_per_second": rate(counted.sums.get("padded_tokens", 0.0)),
         }
+
+    @property
+    def step_programs(self) -> int:
+        """How many programs the training step was traced into so far: one per batch shape
+        with `static_shapes` (what XLA or a TPU compiles), else one."""
+        return self._train_step.experimental_get_tracing_count() if self._train_step else 0
 
     def first_step_metrics(self) -> dict:
         """The metrics of the run's very first step (kept on disk, so resumed runs have them)."""

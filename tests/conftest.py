@@ -9,25 +9,11 @@ through every contract test by itself.
 import keras
 import numpy as np
 import pytest
+from corpora import TINY_CORPUS
 from tiny_configs import tiny_overrides
 
 import backbones
 from bert_tf.tokenization import SPECIAL_TOKENS, Tokenizer, TokenizerConfig
-
-# Three documents, one sentence a line, a blank line between documents (BERT's layout).
-TINY_CORPUS = """\
-The cat sat on the mat.
-The dog sat on the log.
-A cat and a dog met on the mat.
-
-Birds fly over the sea.
-The sea is blue and the sky is blue.
-Birds sing in the morning.
-The morning sun is warm.
-
-A small boat sails on the sea.
-The boat is red.
-"""
 
 TINY_VOCABULARY_SIZE = 50
 

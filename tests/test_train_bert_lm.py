@@ -4,6 +4,7 @@ Marked slow: each runs a few dozen training steps of a tiny model (or starts the
 subprocess). Select them with `-m slow`, leave them out with `-m "not slow"`.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from corpora import grammar_corpus
 from tiny_configs import tiny_overrides
 
 import backbones
@@ -27,19 +29,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def small_corpus(tmp_path_factory):
     """40 documents of 3-6 short sentences from a small grammar: a masked LM learns fast."""
-    rng = np.random.default_rng(0)
-    subjects = ["the cat", "the dog", "a bird", "my friend", "the old man", "a small boat"]
-    verbs = ["sat on", "looked at", "ran to", "sailed past", "slept near"]
-    objects = ["the mat", "the sea", "a red house", "the green hill", "the river"]
-    documents = [
-        "\n".join(
-            f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(objects)} ."
-            for _ in range(rng.integers(3, 7))
-        )
-        for _ in range(40)
-    ]
     path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
-    path.write_text("\n\n".join(documents) + "\n", encoding="utf-8")
+    path.write_text(grammar_corpus(), encoding="utf-8")
     return str(path)
 
 
@@ -276,3 +267,75 @@ def test_script_reports_a_bad_corpus_without_traceback(tmp_path, content):
     assert "error:" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not os.path.exists(tmp_path / "out" / bundle.CONFIG_FILE)
+
+
+# ---------------------------------------------------------------------------------------------
+# A corpus of several files, tokenized once into shards; bad corpora.
+
+
+def split_into_files(corpus, directory, count=3):
+    """The corpus's documents dealt round-robin into `count` files of `directory`."""
+    with open(corpus, encoding="utf-8") as f:
+        documents = f.read().strip().split("\n\n")
+    directory.mkdir()
+    for index in range(count):
+        text = "\n\n".join(documents[index::count]) + "\n"
+        (directory / f"part{index}.txt").write_text(text, encoding="utf-8")
+    return directory
+
+
+def files_under(directory):
+    return sorted(
+        os.path.relpath(os.path.join(root, name), directory)
+        for root, _, names in os.walk(directory)
+        for name in names
+    )
+
+
+def test_a_directory_is_sharded_once_and_its_shards_train_another_run(small_corpus, tmp_path):
+    texts = split_into_files(small_corpus, tmp_path / "texts")
+    config = tiny_config(str(texts), tmp_path / "prep", preprocess_only=True, shard_tokens=600)
+    prepared = run_pretraining(config)
+    shards = prepared["corpus_shards"]
+    assert shards == str(tmp_path / "prep" / pretraining.SHARD_DIR)
+    with open(os.path.join(shards, "shards.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    assert [entry["path"] for entry in manifest["files"]] == [
+        str(texts / f"part{index}.txt") for index in range(3)
+    ]
+    assert manifest["num_documents"] == 40 and len(manifest["shards"]) > 1
+    before = {name: os.path.getmtime(os.path.join(shards, name)) for name in os.listdir(shards)}
+    run_pretraining(dataclasses.replace(config, resume=False))  # reused, not made again
+    assert before == {name: os.path.getmtime(os.path.join(shards, name)) for name in before}
+
+    summary = run_pretraining(
+        tiny_config(shards, tmp_path / "from_shards", num_train_steps=6, static_shapes=True)
+    )
+    assert summary["steps"] == 6
+    trained = bundle.read_bundle_config(str(tmp_path / "from_shards"))
+    assert trained["tokenizer"]["vocabulary_size"] == prepared["vocabulary_size"]
+    other = tmp_path / "other_vocab.txt"
+    other.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "cat"]) + "\n")
+    with pytest.raises(InputError, match="made with another vocabulary"):
+        run_pretraining(tiny_config(shards, tmp_path / "mismatch", vocab_file=str(other)))
+
+
+@pytest.mark.parametrize("vocab_file", [False, True], ids=["learned", "given"])
+@pytest.mark.parametrize("case", ["empty_glob", "bad_file_among_many"])
+def test_a_bad_corpus_stops_the_run_before_any_file_is_written(
+    small_corpus, tmp_path, case, vocab_file
+):
+    texts = split_into_files(small_corpus, tmp_path / "texts")
+    if case == "empty_glob":
+        corpus, expected = str(texts / "*.md"), "the pattern matches no file"
+    else:
+        (texts / "part1.txt").write_bytes(b"good line.\n\nbad \xff byte.\n")
+        corpus, expected = str(texts), f"{texts / 'part1.txt'}:3:"
+    given = {}
+    if vocab_file:
+        given["vocab_file"] = str(tmp_path / "vocab.txt")
+        words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "."]
+        (tmp_path / "vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=expected):
+        run_pretraining(tiny_config(corpus, tmp_path / "out", **given))
+    assert not (tmp_path / "out").exists() or files_under(tmp_path / "out") == []

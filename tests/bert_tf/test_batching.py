@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from bert_tf.batching import bucket_boundaries, pad_batch
+from bert_tf.batching import bucket_boundaries, pad_batch, static_lengths
 
 
 def test_pad_batch_makes_padding_mask_from_lengths():
@@ -30,3 +30,11 @@ def test_pad_batch_pads_with_the_given_pad_id():
     padded = pad_batch(batch, pad_id=9)
     assert padded["token_ids"].numpy().tolist() == [[101, 7, 102], [101, 102, 9]]
     assert padded["padding_mask"].numpy().tolist() == [[1, 1, 1], [1, 1, 0]]
+
+
+def test_static_lengths_pad_to_the_shortest_edge_that_holds_the_batch():
+    assert static_lengths(32) == [4, 8, 12, 16, 20, 24, 28, 32]
+    for rows, width in (([[2, 7, 3]], 4), ([[2, 3], [2, 7, 8, 9, 3]], 8), ([[1] * 29], 32)):
+        padded = pad_batch({"token_ids": tf.ragged.constant(rows, tf.int32)}, 0, static_lengths(32))
+        assert padded["token_ids"].shape == padded["padding_mask"].shape == (len(rows), width)
+        assert padded["padding_mask"].numpy().sum() == sum(map(len, rows))

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bert_tf.batching import static_lengths
 from bert_tf.classification_data import (
     classification_dataset,
     encode_inputs,
@@ -135,3 +136,19 @@ def test_pair_batches_pad_tokens_with_pad_and_segments_with_0(tokenizer):
     )
     assert single["segment_ids"].numpy().max() == 0
     np.testing.assert_array_equal(single["labels"], labels)
+
+
+def test_static_shapes_make_full_training_batches_at_the_bucket_edges():
+    rng = np.random.default_rng(0)
+    rows = [[2, *rng.integers(5, 9, size=rng.integers(1, 30)), 3] for _ in range(11)]
+    dataset = classification_dataset(
+        tf.ragged.constant(rows, tf.int32),
+        np.zeros((11, 2), np.float32),
+        batch_size=4,
+        max_seq_length=32,
+        training=True,
+        static_shapes=True,
+    )
+    assert dataset.element_spec["token_ids"].shape.as_list() == [4, None]
+    shapes = {tuple(batch["token_ids"].shape) for batch in dataset.take(12)}
+    assert shapes <= {(4, length) for length in static_lengths(32)}

@@ -373,8 +373,8 @@ def test_tiny_run_on_the_sample_beats_the_frequency_baselines(tmp_path):
 
 
 def test_rare_label_options_train_save_and_reload(bundles, labeled, tmp_path):
-    """Mean-max pooling, the class-balanced loss and shrunk per-label thresholds run end to end,
-    and the saved model predicts what the run scored."""
+    """Mean-max pooling, the class-balanced loss and shrunk per-label thresholds run end to end
+    (with --static_shapes), and the saved model predicts what the run scored."""
     config = config_for(
         bundles["transformer"],
         labeled,
@@ -384,6 +384,7 @@ def test_rare_label_options_train_save_and_reload(bundles, labeled, tmp_path):
         loss="class_balanced",
         per_label_thresholds=True,
         threshold_shrinkage=5.0,
+        static_shapes=True,
     )
     results = run_finetuning(config)
     model, tokenizer, saved = load_classifier(os.path.join(tmp_path, "model"))

@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bert_tf.batching import static_lengths
 from bert_tf.corpus import read_corpus
 from bert_tf.errors import InputError
 from bert_tf.pretraining_data import (
     SINGLE_SEGMENT,
     ExampleLayout,
+    PretrainingExamples,
     TokenizedCorpus,
     combine_layouts,
     pack_chunks,
@@ -476,6 +478,70 @@ def test_same_seed_gives_same_pairs_and_masks(mixed_corpus):
     assert not same_batches(first, other)
 
 
+# ---------------------------------------------------------------------------------------------
+# A corpus in several shards.
+
+
+def split_into_shards(corpus: TokenizedCorpus, num_shards: int) -> list[TokenizedCorpus]:
+    """Cuts a corpus at document boundaries into shards of about equal numbers of documents."""
+    bounds = np.searchsorted(
+        corpus.document_ids, np.linspace(0, corpus.num_documents, num_shards + 1)[1:-1]
+    )
+    shards = []
+    for first, end in zip([0, *bounds], [*bounds, corpus.num_sentences]):
+        starts = corpus.sentence_starts[first : end + 1]
+        documents = corpus.document_ids[first:end]
+        shards.append(
+            TokenizedCorpus(
+                token_ids=corpus.token_ids[starts[0] : starts[-1]],
+                sentence_starts=starts - starts[0],
+                document_ids=documents - documents[0],
+            )
+        )
+    return shards
+
+
+def test_random_segments_come_from_another_document_of_the_same_shard(mixed_corpus):
+    shards = split_into_shards(mixed_corpus, 3)
+    shard_of_position = np.repeat(np.arange(3), [len(s.token_ids) for s in shards])
+    documents = document_of_position(mixed_corpus)
+    dataset, num_chunks = pretraining_dataset(
+        shards, [NextSentence(1000, 24)], max_seq_length=24, batch_size=4, seed=0
+    )
+    assert num_chunks == sum(len(pack_chunks(s, 21)[0]) for s in shards)
+    random_pairs = 0
+    for example in examples(dataset, 60):
+        a, b = (position(segment) for segment in split_pair(example["token_ids"]))
+        assert shard_of_position[a[0]] == shard_of_position[b[0]]
+        if example["next_sentence_labels"] == 1:
+            random_pairs += 1
+            assert documents[a[0]] != documents[b[0]]
+    assert random_pairs > 50
+
+
+@pytest.mark.parametrize("num_shards", [1, 4])
+def test_input_pipelines_read_disjoint_shares_of_the_corpus(mixed_corpus, num_shards):
+    """Two pipelines (workers): their own shards, or with fewer shards than pipelines, their
+    own chunks of every shard; together, the whole corpus each epoch."""
+    shards = split_into_shards(mixed_corpus, num_shards)
+    task = MaskedLM(
+        len(mixed_corpus.token_ids) + len(SPECIAL_TOKENS), 16, max_predictions_per_seq=5
+    )
+    stream = PretrainingExamples(shards, [task], max_seq_length=16, seed=0)
+    seen = []
+    for pipeline in range(2):
+        context = tf.distribute.InputContext(2, pipeline, num_replicas_in_sync=2)
+        dataset = stream.dataset(2, input_context=context)  # 1 example a replica
+        if num_shards == 1:  # each visit of the shard, its share of a new permutation
+            count = len(range(pipeline, stream.examples_per_epoch, 2))
+        else:  # its own shards; two epochs, as the next epoch's shards start before one ends
+            count = 2 * sum(stream.chunks_per_shard[pipeline::2])
+        epochs = examples(dataset, count)
+        seen.append(np.concatenate([position(split_single(unmasked(e))) for e in epochs]))
+    assert not set(seen[0].tolist()) & set(seen[1].tolist())
+    assert set(np.concatenate(seen).tolist()) == set(range(len(mixed_corpus.token_ids)))
+
+
 @pytest.mark.parametrize("tasks", [("masked_lm",), ("masked_lm", "next_sentence")])
 def test_examples_use_the_vocabularys_special_ids(mixed_corpus, tasks):
     """With the special tokens after the corpus's ids (as Google's vocabulary has them after
@@ -498,3 +564,19 @@ def test_examples_use_the_vocabularys_special_ids(mixed_corpus, tasks):
         assert not np.isin(tokens, [2, 3]).any()
         real = example["masked_lm_weights"] == 1
         assert not np.isin(example["masked_lm_ids"][real], moved.all()).any()
+
+
+def test_a_workers_replicas_get_batches_of_one_static_shape_in_a_step(mixed_corpus):
+    """One pipeline for two replicas (MirroredStrategy): a batch for both, split in two, so
+    consecutive elements (one step) share their padded length, a bucket edge."""
+    task = MaskedLM(len(mixed_corpus.token_ids) + len(SPECIAL_TOKENS), 24)
+    stream = PretrainingExamples(
+        mixed_corpus, [task], max_seq_length=24, seed=0, static_shapes=True
+    )
+    context = tf.distribute.InputContext(1, 0, num_replicas_in_sync=2)
+    dataset = stream.dataset(8, input_context=context)
+    assert dataset.element_spec["token_ids"].shape.as_list() == [4, None]
+    shapes = [batch["token_ids"].shape for batch in dataset.take(16)]
+    assert all(first == second for first, second in zip(shapes[::2], shapes[1::2]))
+    assert {shape[1] for shape in shapes} <= set(static_lengths(24))
+    assert len(set(shapes)) > 1  # and yet several lengths over the steps
