@@ -3,11 +3,13 @@
 Contract (see DESIGN.md): built from keyword arguments that are also its `get_config()`;
 inputs `token_ids`, `segment_ids`, `padding_mask` int32 [B, S]; outputs `sequence_output`
 [B, S, H] and `pooled_output` [B, H]; attribute `token_embedding` (a `keras.layers.Embedding`);
-attributes `embeddings` and `blocks` (the input embeddings and the stacked layers, lowest first,
-given to `Backbone`: what fine-tuning's `--freeze` keeps fixed); class attributes `PRESETS`,
-size presets by name, `DEFAULT_POOLING`, the fine-tuning head's pooling unless `--pooling` says
-otherwise (`Backbone` gives "mean"), and `RUN_SETTINGS`, the arguments that shape no weight
-(dropout), which a run may set over a bundle's value. Adding a backbone: one file, one line below.
+attributes `embeddings` and `blocks` (the input embeddings, called as `embeddings(token_ids,
+segment_ids)`, and the stacked layers, lowest first, given to `Backbone`: what fine-tuning's
+`--freeze` keeps fixed, and what ELECTRA's generator shares and mirrors in depth); class
+attributes `PRESETS`, size presets by name, `DEFAULT_POOLING`, the fine-tuning head's pooling
+unless `--pooling` says otherwise (`Backbone` gives "mean"), and `RUN_SETTINGS`, the arguments
+that shape no weight (dropout), which a run may set over a bundle's value. Adding a backbone:
+one file, one line below.
 """
 
 import keras

@@ -27,7 +27,8 @@ class Backbone(keras.Model):
         token_embedding: keras.layers.Embedding. Heads tie their output weights to it.
         config: dict. The subclass's constructor kwargs; `get_config()` returns exactly them.
         embeddings: keras.layers.Layer or None. The input embeddings (token, segment,
-            position).
+            position), called as `embeddings(token_ids, segment_ids)` -> [B, S, E]
+            (`replaced_token_detection`'s generator shares them).
         blocks: list[keras.layers.Layer]. The stacked layers on top of them, lowest first.
             With `embeddings`, what fine-tuning's `--freeze` keeps fixed, bottom up; whatever
             else the backbone holds (a pooler) sits above them. A backbone that declares

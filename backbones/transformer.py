@@ -170,7 +170,9 @@ class TransformerBackbone(Backbone):
             name="embeddings",
         )
         x = embeddings(token_ids, segment_ids)
-        attention_mask = keras.layers.Lambda(_attention_mask, name="attention_mask")(padding_mask)
+        attention_mask = keras.layers.Lambda(self_attention_mask, name="attention_mask")(
+            padding_mask
+        )
         blocks = []
         for i in range(num_layers):
             block = TransformerBlock(
@@ -199,7 +201,7 @@ class TransformerBackbone(Backbone):
         )
 
 
-def _attention_mask(padding_mask):
+def self_attention_mask(padding_mask):
     """[B, S] padding mask -> [B, S, S] bool: every query attends to the real tokens."""
     keys = ops.cast(padding_mask, "bool")[:, None, :]
     return ops.broadcast_to(keys, (ops.shape(padding_mask)[0],) + (ops.shape(padding_mask)[1],) * 2)

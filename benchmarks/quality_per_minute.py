@@ -53,6 +53,11 @@ RECIPES = {
         "masked LM (25%) alone, packed as mlm, no dropout in pretraining",
         ("--tasks=masked_lm", "--dropout=0", "--mask_rate=0.25", "--max_predictions_per_seq=32"),
     ),
+    "electra": Recipe(
+        "ELECTRA replaced-token detection (15% masked; generator 1/4 of the width, "
+        "discriminator loss weight 50), packed as mlm, no dropout in pretraining",
+        ("--tasks=replaced_token_detection", "--dropout=0"),
+    ),
 }
 
 #: Steps of a calibration run: long enough that tracing is a small part of it.

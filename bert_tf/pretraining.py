@@ -388,13 +388,14 @@ def _restore_shared_heads(model, bundle_dir) -> None:
 
 
 def _summary(config, history, tasks, first_step, schedule) -> dict:
-    """Each task's loss and accuracy at the start and at the end of training, and the run."""
+    """Each task's metrics (loss, accuracy, ...) at the start and at the end of training, and
+    the run."""
     return {
         "tasks": {
             task.name: {
                 f"{when}_{metric}": figures.get(f"{task.name}_{metric}")
                 for when, figures in (("start", first_step), ("end", history["end"]))
-                for metric in ("loss", "accuracy")
+                for metric in task.metric_names
             }
             for task in tasks
         },

@@ -8,6 +8,9 @@ from backbones.base import BACKBONE_INPUTS
 class PretrainingModel(keras.Model):
     """Runs the backbone once and every task's head on its outputs.
 
+    Before the backbone runs, each task may rewrite its inputs (`rewrite_backbone_inputs`;
+    ELECTRA's generator replaces tokens there); most tasks leave them alone.
+
     Args:
         backbone: keras.Model. Honours the backbone contract.
         tasks: list[PretrainingTask].
@@ -23,7 +26,12 @@ class PretrainingModel(keras.Model):
         self.heads = {task.name: task.build_head(backbone) for task in self.tasks}
 
     def call(self, batch, training=False):
-        outputs = self.backbone({key: batch[key] for key in BACKBONE_INPUTS}, training=training)
+        inputs = {key: batch[key] for key in BACKBONE_INPUTS}
+        for task in self.tasks:
+            inputs, batch = task.rewrite_backbone_inputs(
+                self.heads[task.name], inputs, batch, training=training
+            )
+        outputs = self.backbone(inputs, training=training)
         return {name: head(outputs, batch) for name, head in self.heads.items()}
 
     def loss_and_metrics(self, batch, training=False):

@@ -9,10 +9,12 @@ from bert_tf.tokenization import SpecialTokenIds
 from pretrain_tasks.base import CORE_ARGUMENTS, PretrainingTask
 from pretrain_tasks.masked_lm import MaskedLM
 from pretrain_tasks.next_sentence import NextSentence
+from pretrain_tasks.replaced_token_detection import ReplacedTokenDetection
 
 TASKS = {
     MaskedLM.name: MaskedLM,
     NextSentence.name: NextSentence,
+    ReplacedTokenDetection.name: ReplacedTokenDetection,
 }
 
 
@@ -42,7 +44,8 @@ def check_choice(names, loss_weights=None, task_settings=None) -> None:
         task_settings: dict or None. Settings given for the tasks (e.g. `mask_rate`).
 
     Raises:
-        InputError: no, unknown or repeated names; weights or settings for tasks not listed.
+        InputError: no, unknown or repeated names; two tasks that corrupt the input tokens;
+            weights or settings for tasks not listed.
     """
     names = list(names)
     if not names:
@@ -50,6 +53,12 @@ def check_choice(names, loss_weights=None, task_settings=None) -> None:
     if len(set(names)) != len(names):
         raise InputError(f"a pretraining task is listed twice: {names}")
     classes = [get(name) for name in names]
+    corrupting = [cls.name for cls in classes if cls.corrupts_tokens]
+    if len(corrupting) > 1:
+        raise InputError(
+            f"--tasks: {' and '.join(corrupting)} both corrupt the input tokens, so each would "
+            "take the other's corruption for the text; use one of them"
+        )
     unknown = set(loss_weights or {}) - set(names)
     if unknown:
         raise InputError(f"loss weights given for tasks not in --tasks: {sorted(unknown)}")

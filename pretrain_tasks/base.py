@@ -35,6 +35,11 @@ class PretrainingTask:
     #: The layout this task needs; a single-segment task also trains on pairs when another
     #: task asks for them (the pipeline builds one layout for all the tasks of a run).
     example_layout: ClassVar[ExampleLayout] = SINGLE_SEGMENT
+    #: True for a task that masks or replaces the tokens the backbone reads. A run takes at
+    #: most one: a second would take the first one's corruption for the text.
+    corrupts_tokens: ClassVar[bool] = False
+    #: The metrics `loss_and_metrics` returns, in the order the bundle's summary lists them.
+    metric_names: ClassVar[tuple] = ("loss", "accuracy")
 
     def __init__(
         self,
@@ -75,6 +80,28 @@ class PretrainingTask:
         """Returns this task's head, a layer called as `head(backbone_outputs, batch)`."""
         raise NotImplementedError
 
+    def rewrite_backbone_inputs(self, head, inputs: dict, batch: dict, training=False):
+        """Changes what the backbone reads, inside the model's call, before the backbone runs.
+
+        A task whose input depends on a model of its own (ELECTRA's generator, which lives in
+        the head so that its weights are saved and restored with it) rewrites the inputs here;
+        the default leaves them alone. Tasks rewrite in `--tasks` order, each seeing the
+        previous one's result.
+
+        Args:
+            head: keras.layers.Layer. This task's head (from `build_head`).
+            inputs: dict. The backbone's inputs `token_ids`, `segment_ids`, `padding_mask`
+                [B, S].
+            batch: dict. The dense batch, as the heads will see it.
+            training: bool.
+
+        Returns:
+            (inputs, batch): what the backbone reads, and the batch the heads are called with
+            (a task may add keys prefixed by its name, e.g. labels it drew here).
+        """
+        return inputs, batch
+
     def loss_and_metrics(self, head_output, batch: dict) -> tuple[tf.Tensor, dict]:
-        """Returns this task's scalar loss and a dict of scalar metrics (`loss` and `accuracy`)."""
+        """Returns this task's scalar loss and a dict of scalar metrics (`metric_names`, which
+        start with `loss` and `accuracy`)."""
         raise NotImplementedError

@@ -43,6 +43,85 @@ def _seeded_shuffle(batch_seed):
     return shuffle
 
 
+def check_masking_settings(max_predictions_per_seq, mask_rate) -> None:
+    """Raises InputError for masking settings no run can use."""
+    if max_predictions_per_seq <= 0:
+        raise InputError(
+            f"--max_predictions_per_seq={max_predictions_per_seq}: expected a positive number"
+        )
+    if not 0 < mask_rate <= 1:
+        raise InputError(f"--mask_rate={mask_rate}: expected a share in (0, 1]")
+
+
+def mask_tokens(
+    token_ids,
+    *,
+    vocabulary_size,
+    special_ids,
+    max_predictions_per_seq,
+    mask_rate,
+    mask_token_rate=0.8,
+    random_token_rate=0.1,
+):
+    """Selects `mask_rate` of the non-special tokens of each row and masks them, in the graph.
+
+    Of the selected tokens, `mask_token_rate` become [MASK], `random_token_rate` a random token
+    and the rest stay. Selection and replacement draw from TF's stateful RNG, so the masks are
+    new in every batch and follow TF's global seed.
+
+    Args:
+        token_ids: int ragged [B, None].
+        vocabulary_size: int. Random replacements are drawn from [0, V).
+        special_ids: SpecialTokenIds. Never selected; its [MASK] is the mask token.
+        max_predictions_per_seq: int. At most P selected positions per row.
+        mask_rate: float. Share of the non-special tokens selected.
+        mask_token_rate: float. Share of the selected tokens that become [MASK].
+        random_token_rate: float. Share of the selected tokens that become a random token.
+
+    Returns:
+        (masked ids, ragged like `token_ids`; positions int32 [B, P]; the original ids at them,
+        int32 [B, P]; weights float32 [B, P], 1 for a real position and 0 for padding).
+    """
+    selector = tf_text.RandomItemSelector(
+        max_selections_per_batch=max_predictions_per_seq,
+        selection_rate=mask_rate,
+        unselectable_ids=list(special_ids.all()),
+        shuffle_fn=_seeded_shuffle(tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)),
+    )
+    chooser = tf_text.MaskValuesChooser(
+        vocabulary_size, special_ids.mask, mask_token_rate, random_token_rate
+    )
+    masked_ids, positions, original_ids = tf_text.mask_language_model(token_ids, selector, chooser)
+    positions, weights = tf_text.pad_model_inputs(positions, max_predictions_per_seq)
+    original_ids, _ = tf_text.pad_model_inputs(original_ids, max_predictions_per_seq)
+    return (
+        masked_ids,
+        tf.cast(positions, tf.int32),
+        tf.cast(original_ids, tf.int32),
+        tf.cast(weights, tf.float32),
+    )
+
+
+def masked_lm_loss_and_accuracy(logits, labels, weights):
+    """Sparse cross-entropy and accuracy averaged over the real predictions.
+
+    Args:
+        logits: float [B, P, V].
+        labels: int [B, P]. The original token ids.
+        weights: float [B, P]. 1 for a real prediction, 0 for padding.
+
+    Returns:
+        (loss, accuracy): float scalars.
+    """
+    weights = ops.cast(weights, "float32")
+    per_position = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    total_weight = ops.sum(weights) + 1e-5
+    loss = ops.sum(per_position * weights) / total_weight
+    correct = ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(labels, "int64")), "float32")
+    accuracy = ops.sum(correct * weights) / total_weight
+    return loss, accuracy
+
+
 @keras.saving.register_keras_serializable(package="bert_tf")
 class MaskedLMHead(keras.layers.Layer):
     """Dense + GELU + LayerNorm at the masked positions, then logits through the tied embedding.
@@ -50,14 +129,17 @@ class MaskedLMHead(keras.layers.Layer):
     Args:
         token_embedding: keras.layers.Embedding. The backbone's token embedding [V, E]; the
             output projection is its transpose (tied), plus a bias of its own.
+        positions_key: str. The batch key of the masked positions [B, P] (another task's
+            masked LM, such as ELECTRA's generator, keeps them under its own name).
 
-    Call: `backbone_outputs` dict, `batch` dict with `masked_lm_positions` [B, P]
+    Call: `backbone_outputs` dict, `batch` dict with the positions [B, P]
         -> logits float [B, P, V].
     """
 
-    def __init__(self, token_embedding, **kwargs):
+    def __init__(self, token_embedding, positions_key="masked_lm_positions", **kwargs):
         super().__init__(**kwargs)
         self.token_embedding = token_embedding
+        self.positions_key = positions_key
         embedding_dim = token_embedding.output_dim
         self.transform = keras.layers.Dense(
             embedding_dim,
@@ -78,7 +160,7 @@ class MaskedLMHead(keras.layers.Layer):
 
     def call(self, backbone_outputs, batch):
         sequence = backbone_outputs["sequence_output"]
-        gathered = gather_by_one_hot(sequence, batch["masked_lm_positions"])
+        gathered = gather_by_one_hot(sequence, batch[self.positions_key])
         hidden = self.layer_norm(self.transform(gathered))
         return ops.matmul(hidden, ops.transpose(self.token_embedding.embeddings)) + self.output_bias
 
@@ -93,6 +175,7 @@ class MaskedLM(PretrainingTask):
     """
 
     name = "masked_lm"
+    corrupts_tokens = True
 
     def __init__(
         self,
@@ -104,49 +187,31 @@ class MaskedLM(PretrainingTask):
         special_ids=SpecialTokenIds(),
     ):
         super().__init__(vocabulary_size, max_seq_length, loss_weight, special_ids)
-        if max_predictions_per_seq <= 0:
-            raise InputError(
-                f"--max_predictions_per_seq={max_predictions_per_seq}: expected a positive number"
-            )
-        if not 0 < mask_rate <= 1:
-            raise InputError(f"--mask_rate={mask_rate}: expected a share in (0, 1]")
+        check_masking_settings(max_predictions_per_seq, mask_rate)
         self.max_predictions_per_seq = max_predictions_per_seq
         self.mask_rate = mask_rate
 
     def preprocess(self, batch):
-        selector = tf_text.RandomItemSelector(
-            max_selections_per_batch=self.max_predictions_per_seq,
-            selection_rate=self.mask_rate,
-            unselectable_ids=list(self.special_ids.all()),
-            shuffle_fn=_seeded_shuffle(tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)),
+        masked_ids, positions, original_ids, weights = mask_tokens(
+            batch["token_ids"],
+            vocabulary_size=self.vocabulary_size,
+            special_ids=self.special_ids,
+            max_predictions_per_seq=self.max_predictions_per_seq,
+            mask_rate=self.mask_rate,
         )
-        chooser = tf_text.MaskValuesChooser(self.vocabulary_size, self.special_ids.mask, 0.8, 0.1)
-        masked_ids, positions, original_ids = tf_text.mask_language_model(
-            batch["token_ids"], selector, chooser
-        )
-        positions, weights = tf_text.pad_model_inputs(positions, self.max_predictions_per_seq)
-        original_ids, _ = tf_text.pad_model_inputs(original_ids, self.max_predictions_per_seq)
         return dict(
             batch,
             token_ids=masked_ids,
-            masked_lm_positions=tf.cast(positions, tf.int32),
-            masked_lm_ids=tf.cast(original_ids, tf.int32),
-            masked_lm_weights=tf.cast(weights, tf.float32),
+            masked_lm_positions=positions,
+            masked_lm_ids=original_ids,
+            masked_lm_weights=weights,
         )
 
     def build_head(self, backbone):
         return MaskedLMHead(backbone.token_embedding, name=self.name)
 
     def loss_and_metrics(self, logits, batch):
-        labels = batch["masked_lm_ids"]
-        weights = ops.cast(batch["masked_lm_weights"], "float32")
-        per_position = keras.losses.sparse_categorical_crossentropy(
-            labels, logits, from_logits=True
+        loss, accuracy = masked_lm_loss_and_accuracy(
+            logits, batch["masked_lm_ids"], batch["masked_lm_weights"]
         )
-        total_weight = ops.sum(weights) + 1e-5
-        loss = ops.sum(per_position * weights) / total_weight
-        correct = ops.cast(
-            ops.equal(ops.argmax(logits, axis=-1), ops.cast(labels, "int64")), "float32"
-        )
-        accuracy = ops.sum(correct * weights) / total_weight
         return loss, {"loss": loss, "accuracy": accuracy}

@@ -3,9 +3,13 @@
 import json
 
 import pytest
+from absl import flags
 
+import bert_cli
+import pretrain_tasks
 from benchmarks import quality_per_minute
 from benchmarks import quality_per_minute_report as report
+from bert_tf.pretraining import PretrainConfig
 
 
 def _record(recipe, minutes, micro, macro, seed=0, chosen=True):
@@ -68,3 +72,17 @@ def test_outputs_are_written(tmp_path):
     assert "| bert | 7.7 | not within the curve |" in text
     saved = json.loads((tmp_path / "q.json").read_text())
     assert len(saved["points"]) == 3 and (tmp_path / "q.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("name", sorted(quality_per_minute.RECIPES))
+def test_every_recipe_is_a_valid_pretraining_command_line(name):
+    flag_values = flags.FlagValues()
+    bert_cli.define_config_flags(PretrainConfig, flag_values)
+    bert_cli.define_backbone_flags(flag_values)
+    bert_cli.define_task_flags(flag_values)
+    flag_values(["prog", *quality_per_minute.RECIPES[name].flags])
+    config = bert_cli.config_from_flags(PretrainConfig, flag_values)
+    pretrain_tasks.check_choice(config.tasks, config.task_loss_weights, config.task_settings)
+    if name == "electra":
+        assert config.tasks == ("replaced_token_detection",)
+        assert config.backbone_overrides == {"dropout": 0.0}
