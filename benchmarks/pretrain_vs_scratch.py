@@ -60,9 +60,9 @@ class Budget:
     `pooling` is the classifier head's `--pooling` for every backbone (None: each backbone's
     `DEFAULT_POOLING`, as `train_bert_fine_tuning.py` does); `problem_type` is fine-tuning's
     `--problem_type`; `finetune_flags` go to every fine-tuning run of both arms, and
-    `finetune_dropout` (None: fine-tuning's default) sets their `--dropout`; `select_epoch_on` (None:
-    the problem type's default) is their `--select_epoch_on` and the valid figure a sweep
-    chooses its learning rate on; `pretrain_flags` go to every pretraining run.
+    `finetune_dropout` (None: fine-tuning's default) sets their `--dropout`; `select_epoch_on`
+    (None: the problem type's default) is their `--select_epoch_on` and the valid figure a
+    sweep chooses its learning rate on; `pretrain_flags` go to every pretraining run.
     """
 
     model_size: str
