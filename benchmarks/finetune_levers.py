@@ -28,6 +28,7 @@ LEVERS = {
     "mean_f1": ("--select_epoch_on=mean_f1",),
     "epochs20_mean_f1": ("--epochs=20", "--select_epoch_on=mean_f1"),
     "class_balanced": ("--loss=class_balanced",),
+    "class_balanced_sqrt": ("--loss=class_balanced_sqrt",),
     "focal": ("--loss=focal",),
     "mean_max": ("--pooling=mean_max",),
     "per_label_k30": ("--per_label_thresholds", "--threshold_shrinkage=30"),

@@ -113,8 +113,8 @@ class FinetuneConfig(RunConfig):
         "sigmoid",
         "multi_label's loss: sigmoid cross-entropy; focal (gamma 2); or class_balanced "
         "(positives weighted by the inverse effective number of their label's train examples, "
-        "the most frequent label at 1). "
-        "single_label always uses softmax cross-entropy.",
+        "the most frequent label at 1); or class_balanced_sqrt (the square root of those "
+        "weights). single_label always uses softmax cross-entropy.",
         LOSSES,
     )
     select_epoch_on: str | None = setting(

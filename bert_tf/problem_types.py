@@ -18,7 +18,7 @@ from absl import logging
 from bert_tf import metrics, single_label_metrics
 from bert_tf.classifier import MultiLabelClassifier, SingleLabelClassifier, prior_log_odds
 from bert_tf.errors import InputError
-from bert_tf.multilabel_losses import class_balanced_weights
+from bert_tf.multilabel_losses import positive_weights
 
 
 class MultiLabel:
@@ -49,7 +49,7 @@ class MultiLabel:
             config.classifier_dropout,
             prior_log_odds(targets) if config.init_bias_to_priors else None,
             loss=config.loss,
-            positive_weights=class_balanced_weights(targets),
+            positive_weights=positive_weights(config.loss, targets),
         )
 
     def check_train_examples(self, examples) -> None:

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from bert_tf.multilabel_losses import class_balanced_weights, multilabel_loss
+from bert_tf.multilabel_losses import class_balanced_weights, multilabel_loss, positive_weights
 
 LABELS = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], np.float32)
 LOGITS = np.array([[2.0, -1.0, 0.5], [-3.0, 0.2, 4.0]], np.float32)
@@ -35,6 +35,18 @@ def test_class_balanced_weights_favour_rare_labels_and_keep_the_most_frequent_at
     weights = class_balanced_weights(train)
     assert weights[0] < weights[1] < weights[2]
     assert weights[0] == pytest.approx(1.0)
+
+
+def test_the_tempered_weights_are_the_square_roots_and_other_losses_have_none():
+    train = np.zeros((1000, 3), np.float32)
+    train[:500, 0], train[:50, 1], train[:5, 2] = 1, 1, 1
+    np.testing.assert_allclose(
+        positive_weights("class_balanced_sqrt", train), np.sqrt(class_balanced_weights(train))
+    )
+    np.testing.assert_allclose(
+        positive_weights("class_balanced", train), class_balanced_weights(train)
+    )
+    assert positive_weights("sigmoid", train) is None and positive_weights("focal", train) is None
 
 
 def test_unknown_loss_raises():
