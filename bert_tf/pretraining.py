@@ -55,7 +55,11 @@ class PretrainConfig(RunConfig):
     )
     output_dir: str = setting("runs/pretrain", "Where the bundle, checkpoints and logs go.")
     tasks: tuple = setting(
-        ("masked_lm", "next_sentence"), "Pretraining tasks, comma-separated.", _task_names
+        ("masked_lm",),
+        "Pretraining tasks, comma-separated. Default: masked LM alone, on single segments "
+        "packed from a document's sentences; it beat masked LM + next_sentence per CPU-minute "
+        "(docs/benchmarks/quality_per_minute.md).",
+        _task_names,
     )
     task_loss_weights: dict = setting(
         {}, "Optional per-task loss weights, e.g. masked_lm=1,next_sentence=0.5."

@@ -72,6 +72,7 @@ def test_pretraining_continues_from_the_imported_bundle(imported, tmp_path, monk
     config = PretrainConfig(
         corpus=corpus,
         init_checkpoint=directory,
+        tasks=("masked_lm", "next_sentence"),
         output_dir=str(tmp_path / "adapted"),
         max_seq_length=32,
         batch_size=8,

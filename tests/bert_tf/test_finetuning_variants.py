@@ -238,7 +238,7 @@ def test_settings_no_run_can_use_are_named(tmp_path, changes, message):
 @pytest.mark.slow
 def test_a_pretrained_model_learns_a_sentence_pair_task(tmp_path):
     """ "Is B the continuation of A?" on documents pretraining never saw: a Transformer
-    pretrained with next-sentence prediction (and masked LM, the defaults) on the sample corpus
+    pretrained with next-sentence prediction and masked LM (dropout 0.1) on the sample corpus
     beats chance clearly after 3 epochs on 300 pairs, through the pooled output that
     next-sentence prediction trained."""
     corpus = tmp_path / "corpus.txt"
@@ -252,7 +252,10 @@ def test_a_pretrained_model_learns_a_sentence_pair_task(tmp_path):
             corpus=str(corpus),
             output_dir=str(tmp_path / "bundle"),
             backbone="transformer",
-            backbone_overrides=dict(hidden_dim=32, num_layers=2, num_heads=2, intermediate_dim=64),
+            backbone_overrides=dict(
+                hidden_dim=32, num_layers=2, num_heads=2, intermediate_dim=64, dropout=0.1
+            ),
+            tasks=("masked_lm", "next_sentence"),
             vocab_size=400,
             max_seq_length=32,
             batch_size=32,
