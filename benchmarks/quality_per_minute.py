@@ -65,9 +65,32 @@ CALIBRATION_STEPS = 400
 MODEL_SIZE = "tiny"
 BACKBONE = "transformer"
 PRETRAIN_LEARNING_RATE = 1e-3
-#: Fine-tuning, the same for every point: the benchmark's rates, and dropout 0.1 whatever the
-#: bundle was pretrained with.
-FINETUNE = dict(learning_rates=(3e-4, 1e-3, 3e-3), flags=("--dropout=0.1",), epochs=10)
+#: The learning rates a fine-tuning sweep starts from.
+FINETUNE_LEARNING_RATES = (3e-4, 1e-3, 3e-3)
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneRecipe:
+    """How every point is fine-tuned (`--finetune_recipe`): epochs and the valid figure that
+    chooses the epoch (and the learning rate of a sweep), with dropout 0.1 whatever the bundle
+    was pretrained with."""
+
+    description: str
+    epochs: int
+    select_epoch_on: str | None = None
+
+
+FINETUNE_RECIPES = {
+    "epochs20_mean_f1": FinetuneRecipe(
+        "20 epochs, the epoch and a sweep's rate chosen on valid mean-F1 ((micro + macro) / 2)",
+        20,
+        "mean_f1",
+    ),
+    "epochs10": FinetuneRecipe(
+        "10 epochs, the epoch and a sweep's rate chosen on valid micro-F1 (the recipe before)",
+        10,
+    ),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,18 +150,25 @@ def steps_for(minutes, rate, fixed):
     return max(1, round((60 * minutes - fixed) * rate))
 
 
-def finetune_records(bundle, arm, train_file, directory, plan, pretrained_steps, seeds, rate=None):
-    """The fine-tuning sweep and seeds of one bundle (`arm` pretrained or scratch); with
-    `rate`, no sweep: every seed at that learning rate."""
+def finetune_records(
+    bundle, arm, train_file, directory, plan, pretrained_steps, seeds, recipe, rate=None
+):
+    """The fine-tuning sweep and seeds of one bundle (`arm` pretrained or scratch) with a
+    `FINETUNE_RECIPES` entry, in `directory` (`epochs10`) or its subdirectory named by the
+    recipe; with `rate`, no sweep: every seed at that learning rate."""
+    chosen = FINETUNE_RECIPES[recipe]
     budget = pvs.Budget(
         MODEL_SIZE,
         pretrained_steps,
         PRETRAIN_LEARNING_RATE,
-        {train_file: FINETUNE["epochs"]},
-        FINETUNE["learning_rates"],
+        {train_file: chosen.epochs},
+        FINETUNE_LEARNING_RATES,
         seeds,
-        finetune_flags=FINETUNE["flags"],
+        finetune_dropout=0.1,
+        select_epoch_on=chosen.select_epoch_on,
     )
+    if recipe != "epochs10":  # the runs made before there was a choice sit in `directory`
+        directory = os.path.join(directory, recipe)
     point_plan = pvs.Plan(budget, plan.data_dir, directory, plan.jobs, plan.slots)
     os.makedirs(directory, exist_ok=True)
     if rate is None:
@@ -157,7 +187,9 @@ def finetune_records(bundle, arm, train_file, directory, plan, pretrained_steps,
     return rows
 
 
-def run_benchmark(plan, recipe_names, minutes, train_file, seeds, finetune_rate=None):
+def run_benchmark(
+    plan, recipe_names, minutes, train_file, seeds, finetune_recipe, finetune_rate=None
+):
     """Yields the records so far after each finished point (calibration, pretraining and
     fine-tuning of one recipe at one budget), so the report can be written as they come."""
     os.makedirs(plan.work_dir, exist_ok=True)
@@ -170,7 +202,15 @@ def run_benchmark(plan, recipe_names, minutes, train_file, seeds, finetune_rate=
         directory = os.path.join(plan.work_dir, recipe_name, f"{budget_minutes:g}min")
         run = pretrain(recipe_name, steps, os.path.join(directory, "bundle"), plan, vocab_file)
         rows = finetune_records(
-            run.bundle, "pretrained", train_file, directory, plan, run.steps, seeds, finetune_rate
+            run.bundle,
+            "pretrained",
+            train_file,
+            directory,
+            plan,
+            run.steps,
+            seeds,
+            finetune_recipe,
+            finetune_rate,
         )
         for row in rows:
             row.update(
@@ -188,7 +228,14 @@ def run_benchmark(plan, recipe_names, minutes, train_file, seeds, finetune_rate=
             recipe_names[0], 1, os.path.join(plan.work_dir, "scratch", "bundle"), plan, vocab_file
         ).bundle
         rows = finetune_records(
-            bundle, "scratch", train_file, os.path.join(plan.work_dir, "scratch"), plan, 0, seeds
+            bundle,
+            "scratch",
+            train_file,
+            os.path.join(plan.work_dir, "scratch"),
+            plan,
+            0,
+            seeds,
+            finetune_recipe,
         )
         for row in rows:
             row.update(recipe="scratch", budget_minutes=0, cpu_minutes=0.0, pretrain_steps=0)
@@ -222,6 +269,13 @@ def main():
         "--seeds", default="0,1,2", help="Fine-tuning seeds (the first sweeps the rate)."
     )
     parser.add_argument(
+        "--finetune_recipe",
+        default="epochs20_mean_f1",
+        choices=sorted(FINETUNE_RECIPES),
+        help="How every point is fine-tuned: "
+        + "; ".join(f"{name}: {r.description}" for name, r in FINETUNE_RECIPES.items()),
+    )
+    parser.add_argument(
         "--finetune_learning_rate",
         type=float,
         help="Fine-tune the pretrained points at this rate, chosen beforehand on valid, instead "
@@ -243,10 +297,19 @@ def main():
     command = " ".join(["python -m benchmarks.quality_per_minute", *sys.argv[1:]])
     seeds = tuple(int(seed) for seed in args.seeds.split(","))
     runs = run_benchmark(
-        plan, recipe_names, minutes, args.train_file, seeds, args.finetune_learning_rate
+        plan,
+        recipe_names,
+        minutes,
+        args.train_file,
+        seeds,
+        args.finetune_recipe,
+        args.finetune_learning_rate,
     )
+    finetuning = FINETUNE_RECIPES[args.finetune_recipe].description
     for records, tfidf, calibrations in runs:
-        report = write_outputs(records, tfidf, calibrations, RECIPES, args.train_file, command, out)
+        report = write_outputs(
+            records, tfidf, calibrations, RECIPES, args.train_file, command, out, finetuning
+        )
     print(report)
 
 

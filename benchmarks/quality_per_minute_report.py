@@ -55,18 +55,18 @@ def minutes_to_beat(curve, key, target):
     return None
 
 
-def markdown(rows, tfidf, calibrations, recipes, train_file, command):
+def markdown(rows, tfidf, calibrations, recipes, train_file, command, finetuning):
     lines = [
         f"# Quality per CPU-minute ({train_file})",
         "",
         f"`{command}`, {datetime.date.today().isoformat()}.",
         "",
         "Tiny Transformer, one thread per pretraining run; x is the CPU time the pretraining "
-        "process used. Fine-tuning, 10 epochs, as the command's `--seeds` and "
-        "`--finetune_learning_rate` say: without a rate, the rate is chosen on valid micro-F1 "
-        "from 3e-4, 1e-3, 3e-3 (widened while the best is at an edge) with the first seed, and "
-        "the other seeds run at it; the scratch point always chooses so. Figures are mean ± "
-        "std over the seeds (± 0 with one seed).",
+        f"process used. Fine-tuning, dropout 0.1, {finetuning}; seeds and learning rate as "
+        "the command's `--seeds` and `--finetune_learning_rate` say: without a rate, the rate "
+        "is chosen on valid from 3e-4, 1e-3, 3e-3 (widened while the best is at an edge) with "
+        "the first seed, and the other seeds run at it; the scratch point always chooses so. "
+        "Figures are mean ± std over the seeds (± 0 with one seed).",
         "",
         f"TF-IDF + LR: test micro-F1 {tfidf['test_micro_f1']:.4f}, "
         f"macro-F1 {tfidf['test_macro_f1']:.4f}.",
@@ -130,10 +130,11 @@ def plot(rows, tfidf, path):
     plt.close(figure)
 
 
-def write_outputs(records, tfidf, calibrations, recipes, train_file, command, out):
-    """Writes `<out>.json`, `<out>.md` and `<out>.png`; returns the markdown."""
+def write_outputs(records, tfidf, calibrations, recipes, train_file, command, out, finetuning):
+    """Writes `<out>.json`, `<out>.md` and `<out>.png`; returns the markdown. `finetuning`
+    says how the points were fine-tuned."""
     rows = points(records)
-    text = markdown(rows, tfidf, calibrations, recipes, train_file, command)
+    text = markdown(rows, tfidf, calibrations, recipes, train_file, command, finetuning)
     with open(out + ".json", "w", encoding="utf-8") as f:
         json.dump(
             dict(

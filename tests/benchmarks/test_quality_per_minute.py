@@ -68,17 +68,40 @@ def test_outputs_are_written(tmp_path):
         "train_small.txt",
         "cmd",
         str(tmp_path / "q"),
+        "20 epochs",
     )
     assert "| bert | 7.7 | not within the curve |" in text
+    assert "Fine-tuning, dropout 0.1, 20 epochs" in text
     saved = json.loads((tmp_path / "q.json").read_text())
     assert len(saved["points"]) == 3 and (tmp_path / "q.png").stat().st_size > 0
+
+
+def test_a_fine_tuning_recipe_other_than_the_first_ones_runs_in_its_own_directory(
+    tmp_path, monkeypatch
+):
+    seen = []
+    monkeypatch.setattr(
+        quality_per_minute.pvs,
+        "finetune",
+        lambda bundle, backbone, arm, train_file, rate, seed, plan: seen.append(plan) or {},
+    )
+    plan = quality_per_minute.pvs.Plan(quality_per_minute.pvs.BUDGETS["quick"], "d", "w")
+    for recipe in ("epochs10", "epochs20_mean_f1"):
+        quality_per_minute.finetune_records(
+            "b", "pretrained", "train_small.txt", str(tmp_path), plan, 5, (0,), recipe, 1e-3
+        )
+    old, new = seen
+    assert old.work_dir == str(tmp_path) and new.work_dir == str(tmp_path / "epochs20_mean_f1")
+    assert old.budget.epochs == {"train_small.txt": 10} and old.budget.select_epoch_on is None
+    assert new.budget.epochs == {"train_small.txt": 20}
+    assert new.budget.select_epoch_on == "mean_f1" and new.budget.finetune_dropout == 0.1
 
 
 @pytest.mark.parametrize("name", sorted(quality_per_minute.RECIPES))
 def test_every_recipe_is_a_valid_pretraining_command_line(name):
     flag_values = flags.FlagValues()
     bert_cli.define_config_flags(PretrainConfig, flag_values)
-    bert_cli.define_backbone_flags(flag_values)
+    bert_cli.define_backbone_flags(PretrainConfig, flag_values)
     bert_cli.define_task_flags(flag_values)
     flag_values(["prog", *quality_per_minute.RECIPES[name].flags])
     config = bert_cli.config_from_flags(PretrainConfig, flag_values)
