@@ -89,6 +89,7 @@ FINETUNE_RECIPES = {
     "epochs10": FinetuneRecipe(
         "10 epochs, the epoch and a sweep's rate chosen on valid micro-F1 (the recipe before)",
         10,
+        "micro_f1",
     ),
 }
 

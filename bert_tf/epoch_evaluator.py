@@ -17,7 +17,7 @@ class EpochEvaluator:
     """Scores valid after each epoch, keeps the history and the best epoch's weights.
 
     The history is kept on disk beside the checkpoints, so a resumed run continues it. Every
-    epoch whose valid score (`selection_metric`: by default micro-F1, or accuracy for
+    epoch whose valid score (`selection_metric`: by default mean-F1, or accuracy for
     single-label) beats all earlier ones leaves its weights in its own file: a run resumed
     after losing an epoch still finds its best remaining epoch's file. Choosing the epoch on
     valid is early stopping on valid only; test is never looked at here.

@@ -5,7 +5,7 @@ decided from probabilities. The model's own part (its probabilities and loss) is
 `classifier`.
 
     multi_label    any number of labels a line; a sigmoid per label, labels decided by a
-                   threshold tuned on valid; best epoch by valid micro-F1 (or mean or macro-F1)
+                   threshold tuned on valid; best epoch by valid mean-F1 (or micro or macro-F1)
     single_label   exactly one label (class) a line; a softmax over the classes, the most
                    probable one; best epoch by valid accuracy (or macro-F1)
 """
@@ -29,7 +29,7 @@ class MultiLabel:
     single_label_lines = False
     #: The valid figures the best epoch may be chosen on (`--select_epoch_on`), the default
     #: first.
-    epoch_selections = ("micro_f1", "mean_f1", "macro_f1")
+    epoch_selections = ("mean_f1", "micro_f1", "macro_f1")
     #: The test figures a run's last log line reports.
     headline_scores = ("micro_f1", "macro_f1", "mean_f1")
     #: What becomes of valid and test labels the train file never had, for the log.

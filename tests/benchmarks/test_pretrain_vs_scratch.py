@@ -184,7 +184,8 @@ def test_benchmark_end_to_end_sweeps_then_repeats_and_reuses_finished_runs(tmp_p
         rates = [r["learning_rate"] for r in sweep]
         assert rates[:2] == [1e-3, 3e-3] and len(set(rates)) == len(rates)
         (best,) = [r for r in sweep if r["chosen"]]
-        assert best["valid_micro_f1"] == max(r["valid_micro_f1"] for r in sweep)
+        chosen_on = budget.selection_metric  # valid mean-F1, the default
+        assert best[chosen_on] == max(r[chosen_on] for r in sweep)
         assert benchmark._next_rate_beyond(best["learning_rate"], rates) is None
         (repeat,) = [r for r in runs if r["stage"] == "seed"]
         assert (repeat["seed"], repeat["learning_rate"]) == (1, best["learning_rate"])
@@ -243,11 +244,11 @@ def test_single_label_runs_are_named_apart_and_multi_label_names_are_unchanged()
         "textcnn_train_small_scratch_maxpool_lr0.003_s1_single_label"
     )
     assert (multi.selection_metric, single.selection_metric) == (
-        "valid_micro_f1",
+        "valid_mean_f1",
         "valid_accuracy",
     )
-    assert dataclasses.replace(multi, select_epoch_on="mean_f1").selection_metric == (
-        "valid_mean_f1"
+    assert dataclasses.replace(multi, select_epoch_on="micro_f1").selection_metric == (
+        "valid_micro_f1"
     )
 
 

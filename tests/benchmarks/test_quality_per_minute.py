@@ -92,7 +92,8 @@ def test_a_fine_tuning_recipe_other_than_the_first_ones_runs_in_its_own_director
         )
     old, new = seen
     assert old.work_dir == str(tmp_path) and new.work_dir == str(tmp_path / "epochs20_mean_f1")
-    assert old.budget.epochs == {"train_small.txt": 10} and old.budget.select_epoch_on is None
+    assert old.budget.epochs == {"train_small.txt": 10}
+    assert old.budget.select_epoch_on == "micro_f1"
     assert new.budget.epochs == {"train_small.txt": 20}
     assert new.budget.select_epoch_on == "mean_f1" and new.budget.finetune_dropout == 0.1
 

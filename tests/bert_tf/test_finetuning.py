@@ -163,11 +163,11 @@ def test_no_pretrain_arm_same_architecture_and_vocabulary_fresh_weights(
     )
     assert restored is None and name == backbone_name
     assert tokenizer.vocabulary == pretrained_tokenizer.vocabulary
-    assert (
-        fresh.get_config()
-        == pretrained.get_config()
-        == support.read_config(bundle_dir)["backbone"]["config"]
-    )
+    # The bundle's architecture; dropout is fine-tuning's own (0.1; the bundle was pretrained
+    # without).
+    saved_config = support.read_config(bundle_dir)["backbone"]["config"]
+    assert saved_config["dropout"] == 0.0
+    assert fresh.get_config() == pretrained.get_config() == dict(saved_config, dropout=0.1)
     shapes = {v.path: tuple(v.shape) for v in fresh.weights}
     assert shapes == {v.path: tuple(v.shape) for v in pretrained.weights}
     saved = bundle_weights(bundle_dir)
@@ -244,12 +244,14 @@ def test_unset_pooling_and_learning_rate_take_the_backbones_defaults_given_ones_
     assert finetuning._with_backbone_defaults(given, "textcnn") == given
 
 
-def test_scores_come_from_the_epoch_with_the_best_valid_f1(finetuned):
+def test_scores_come_from_the_epoch_with_the_best_valid_mean_f1(finetuned):
     written = finetuned["written"]
-    curve = [entry["valid_micro_f1"] for entry in written["history"]]
-    assert written["best_epoch"] == int(np.argmax(curve)) + 1
+    curve = [entry["valid_mean_f1"] for entry in written["history"]]
+    best = int(np.argmax(curve))
+    assert written["best_epoch"] == best + 1
     # The final threshold is tuned on the same valid probabilities as that epoch's.
-    assert written["valid"]["micro_f1"] == pytest.approx(max(curve))
+    assert written["valid"]["micro_f1"] == pytest.approx(written["history"][best]["valid_micro_f1"])
+    assert written["valid"]["mean_f1"] == pytest.approx(max(curve))
     kept = os.listdir(os.path.join(finetuned["output_dir"], "checkpoints"))
     assert [n for n in kept if n.startswith("best-epoch-")] == [
         f"best-epoch-{written['best_epoch']}.weights.h5"
@@ -265,7 +267,7 @@ def test_restore_best_loads_the_best_epochs_weights_and_drops_the_others(tmp_pat
         variable.assign(np.full(3, epoch, np.float32))
         weights_file.save_weights(evaluator.best_weights_path(epoch), [variable])
     evaluator.history = [
-        {"epoch": e, "valid_micro_f1": f1} for e, f1 in ((1, 0.2), (2, 0.5), (3, 0.5), (4, 0.4))
+        {"epoch": e, "valid_mean_f1": f1} for e, f1 in ((1, 0.2), (2, 0.5), (3, 0.5), (4, 0.4))
     ]
     assert (evaluator.best_epoch, evaluator.last_epoch) == (2, 4)
 

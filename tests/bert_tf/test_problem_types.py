@@ -64,9 +64,9 @@ def test_single_label_epoch_scores_count_unseen_classes_as_errors():
 
 
 def test_the_epoch_is_chosen_on_the_default_figure_or_the_one_named():
-    assert problem_types.selection_metric(MULTI) == "valid_micro_f1"
+    assert problem_types.selection_metric(MULTI) == "valid_mean_f1"
     assert problem_types.selection_metric(SINGLE) == "valid_accuracy"
-    assert problem_types.selection_metric(MULTI, "mean_f1") == "valid_mean_f1"
+    assert problem_types.selection_metric(MULTI, "micro_f1") == "valid_micro_f1"
     assert problem_types.selection_metric(SINGLE, "macro_f1") == "valid_macro_f1"
     scores = MULTI.epoch_scores(np.array([[0.9, 0.2], [0.1, 0.8]]), np.eye(2, dtype=bool))
     assert scores["valid_mean_f1"] == pytest.approx(
