@@ -81,8 +81,9 @@ def markdown(summaries, tfidf, command):
         "",
         f"Command: `{command}`",
         "",
-        "Each lever adds its flags to the same fine-tuning run (bundle, learning rate, seeds). "
-        "Choose on valid; test shows whether the choice holds.",
+        "Each lever adds its flags to the same fine-tuning run (bundle, learning rate, seeds; "
+        f"{BASE_EPOCHS} epochs, `{' '.join(BASE_FLAGS)}`). Choose on valid; test shows whether "
+        "the choice holds.",
         "",
         "| lever | arm | seeds | valid micro | valid macro | test micro | test macro |",
         "| --- | --- | --- | --- | --- | --- | --- |",
