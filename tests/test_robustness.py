@@ -80,12 +80,15 @@ def test_pretraining_rejects_bad_corpus(tmp_path, content, fragment):
     [
         ("--batch_size=0", "--batch_size=0"),
         ("--batch_size=-4", "--batch_size=-4"),
-        ("--max_seq_length=4", "[CLS] a [SEP] b [SEP]"),
+        ("--max_seq_length=2", "[CLS] a [SEP];"),
+        ("--max_seq_length=4 --tasks=masked_lm,next_sentence", "[CLS] a [SEP] b [SEP]"),
         ("--tasks=masked_lm,jigsaw", "jigsaw"),
     ],
 )
 def test_pretraining_rejects_bad_flags(tmp_path, small_corpus, flag, fragment):
-    result = run_script("train_bert_lm.py", *pretrain_args(small_corpus, tmp_path / "o", 2), flag)
+    result = run_script(
+        "train_bert_lm.py", *pretrain_args(small_corpus, tmp_path / "o", 2), *flag.split()
+    )
     assert_clean_error(result, fragment)
 
 
