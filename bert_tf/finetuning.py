@@ -124,10 +124,13 @@ class FinetuneConfig(RunConfig):
     )
     select_epoch_on: str | None = setting(
         None,
-        "The valid figure that chooses the best epoch. multi_label: mean_f1 (default: the mean "
-        "of micro- and macro-F1, which counts the rare labels too), micro_f1 or macro_f1; "
-        "single_label: accuracy (default) or macro_f1.",
-        ("micro_f1", "mean_f1", "macro_f1", "accuracy"),
+        "The valid figure that chooses the best epoch, the problem type's first by default. "
+        + "; ".join(
+            f"{name}: {', '.join(problem.epoch_selections)}"
+            for name, problem in problem_types.PROBLEM_TYPES.items()
+        )
+        + ". mean_f1 is the mean of micro- and macro-F1, which counts the rare labels too.",
+        problem_types.EPOCH_SELECTIONS,
     )
     restore_best_epoch: bool = setting(
         True,

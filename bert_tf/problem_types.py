@@ -215,6 +215,12 @@ def selection_metric(problem, choice=None) -> str:
 
 
 PROBLEM_TYPES = {problem.name: problem for problem in (MultiLabel(), SingleLabel())}
+#: Every figure some problem type may choose its epoch on (`--select_epoch_on`'s choices).
+EPOCH_SELECTIONS = tuple(
+    dict.fromkeys(
+        choice for problem in PROBLEM_TYPES.values() for choice in problem.epoch_selections
+    )
+)
 
 
 def get(name: str):
