@@ -117,6 +117,22 @@ def encode_inputs(
     return encode_text_pairs(texts, second_texts, tokenizer, max_seq_length)
 
 
+def count_truncated(
+    texts: list[str], tokenizer: Tokenizer, max_seq_length: int, second_texts=None
+) -> int:
+    """How many examples `encode_inputs` cuts: more tokens than `max_seq_length` holds beside
+    [CLS] and [SEP] (a pair: beside three specials)."""
+    budget = max_seq_length - (2 if second_texts is None else 3)
+    cut = 0
+    for start in range(0, len(texts), _CHUNK):
+        lengths = tokenizer.tokenize(tf.constant(texts[start : start + _CHUNK])).row_lengths()
+        if second_texts is not None:
+            second = tf.constant(second_texts[start : start + _CHUNK])
+            lengths += tokenizer.tokenize(second).row_lengths()
+        cut += int(tf.reduce_sum(tf.cast(lengths > budget, tf.int32)))
+    return cut
+
+
 def single_segment_features(token_ids: tf.RaggedTensor, pad_id: int = 0) -> dict:
     """The backbone inputs of a batch of single-segment examples: `token_ids`, `segment_ids`
     (all 0) and `padding_mask`, dense [B, S], padded with `pad_id` to the batch's longest."""

@@ -21,7 +21,7 @@ from bert_tf import (
     problem_types,
     run_state,
 )
-from bert_tf.classification_data import classification_dataset, encode_inputs
+from bert_tf.classification_data import classification_dataset, count_truncated, encode_inputs
 from bert_tf.classifier import POOLINGS
 from bert_tf.classifier_bundle import save_classifier
 from bert_tf.epoch_evaluator import EpochEvaluator
@@ -249,6 +249,7 @@ def _finetune(config, strategy, data, source, backbone, restored, started) -> di
     )
     start_step = trainer.restore()
     datasets = _datasets(config, data, source.tokenizer, start_step)
+    truncated = report_truncation(config, data, source.tokenizer)
     evaluator = EpochEvaluator(
         model,
         datasets["valid"],
@@ -278,6 +279,7 @@ def _finetune(config, strategy, data, source, backbone, restored, started) -> di
         parameters=dataclasses.asdict(frozen),
         arm="pretrained" if restored else ("scratch" if config.init_checkpoint else "no_bundle"),
         unseen_labels=data.unseen,
+        truncated_examples=truncated,
         wall_seconds=round(time.perf_counter() - started, 1),
         steps=num_steps,
         config=dataclasses.asdict(config),
@@ -443,6 +445,35 @@ def _datasets(config, data, tokenizer, start_step) -> dict:
             static_shapes=config.static_shapes,
         )
     return datasets
+
+
+#: The share of train examples cut by `--max_seq_length` above which the log warns.
+TRUNCATION_WARNING_SHARE = 0.2
+
+
+def report_truncation(config, data, tokenizer) -> dict:
+    """Logs, and returns by split, how many examples `--max_seq_length` cuts: text past it is
+    never seen, which costs most where a token is a character (CJK)."""
+    truncated = {}
+    for split in SPLITS:
+        examples = data.examples[split]
+        truncated[split] = count_truncated(
+            examples.texts, tokenizer, config.max_seq_length, examples.second_texts
+        )
+        share = truncated[split] / max(1, len(examples))
+        warn = split == "train" and share > TRUNCATION_WARNING_SHARE
+        log = logging.warning if warn else logging.info
+        log(
+            "%s: %d of %d examples (%.0f%%) are longer than --max_seq_length=%d tokens and are "
+            "cut to it%s",
+            split,
+            truncated[split],
+            len(examples),
+            100 * share,
+            config.max_seq_length,
+            "; a larger --max_seq_length keeps more of each" if truncated[split] else "",
+        )
+    return truncated
 
 
 def final_scores(config, evaluator, datasets, data) -> dict:

@@ -8,6 +8,7 @@ import tensorflow as tf
 from bert_tf.batching import static_lengths
 from bert_tf.classification_data import (
     classification_dataset,
+    count_truncated,
     encode_inputs,
     encode_pair_batch,
     encode_text_pairs,
@@ -96,6 +97,17 @@ def test_single_texts_have_no_segment_ids_and_keep_their_start(tokenizer):
     expected = encode_texts(["the cat sat on the mat"], tokenizer, 5)
     the, cat, sat = ids(tokenizer, "the cat sat")
     assert token_ids.to_list() == expected.to_list() == [[2, the, cat, sat, 3]]
+
+
+def test_count_truncated_counts_the_examples_encoding_cuts(tokenizer):
+    texts = ["the cat sat", "the cat sat on", "a dog"]  # 3, 4 and 2 tokens
+    for max_seq_length, cut in ((5, 1), (6, 0), (4, 2)):
+        assert count_truncated(texts, tokenizer, max_seq_length) == cut
+        encoded = encode_inputs(texts, tokenizer, max_seq_length)[0]
+        assert sum(len(i) - 2 < len(ids(tokenizer, t)) for i, t in zip(encoded, texts)) == cut
+    # A pair holds one special more: 3 + 2 tokens fit in 8, not in 7.
+    assert count_truncated(["the cat sat"], tokenizer, 8, ["a dog"]) == 0
+    assert count_truncated(["the cat sat"], tokenizer, 7, ["a dog"]) == 1
 
 
 def test_pair_batches_pad_tokens_with_pad_and_segments_with_0(tokenizer):

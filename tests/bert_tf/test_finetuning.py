@@ -306,6 +306,16 @@ def test_labels_never_seen_in_train_are_counted(finetuned):
     }
 
 
+def test_examples_cut_by_max_seq_length_are_counted_per_split(finetuned):
+    truncated = finetuned["written"]["truncated_examples"]
+    assert set(truncated) == {"train", "valid", "test"}
+    max_seq_length = finetuned["written"]["config"]["max_seq_length"]
+    for split, count in truncated.items():
+        texts = read_labeled_file(finetuned["labeled"][f"{split}_file"]).texts
+        lengths = finetuned["tokenizer"].tokenize(tf.constant(texts)).row_lengths().numpy()
+        assert count == int(np.sum(lengths > max_seq_length - 2))
+
+
 def test_saved_model_gives_the_in_memory_probabilities(finetuned):
     model, tokenizer, config = load_classifier(os.path.join(finetuned["output_dir"], "model"))
     test = read_labeled_file(finetuned["labeled"]["test_file"])
