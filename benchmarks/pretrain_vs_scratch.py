@@ -559,6 +559,9 @@ def budget_with_overrides(
 ):
     """The budget with the command line's overrides applied.
 
+    A `problem_type` that cannot choose its epoch on the budget's `select_epoch_on` (single-label
+    has no mean-F1) chooses on its own default instead.
+
     Raises:
         ValueError: `train_files` names a file the budget does not have.
     """
@@ -575,6 +578,8 @@ def budget_with_overrides(
         changes["epochs"] = {name: budget.epochs[name] for name in names}
     if problem_type:
         changes["problem_type"] = problem_type
+        if budget.select_epoch_on not in problem_types.get(problem_type).epoch_selections:
+            changes["select_epoch_on"] = None
     if pretrain_flags:
         changes["pretrain_flags"] = tuple(pretrain_flags)
     if finetune_dropout is not None:

@@ -256,7 +256,12 @@ def test_budget_overrides_replace_only_what_is_given():
     full = benchmark.BUDGETS["full"]
     assert benchmark.budget_with_overrides(full) == full
     single = benchmark.budget_with_overrides(full, problem_type="single_label")
-    assert single == dataclasses.replace(full, problem_type="single_label")
+    # full chooses on mean-F1, which single-label lacks: it falls back to accuracy.
+    assert single == dataclasses.replace(full, problem_type="single_label", select_epoch_on=None)
+    assert single.selection_metric == "valid_accuracy"
+    mlm_nsp = benchmark.BUDGETS["full_mlm_nsp"]
+    single_mlm_nsp = benchmark.budget_with_overrides(mlm_nsp, problem_type="single_label")
+    assert single_mlm_nsp.selection_metric == "valid_accuracy"
     small = benchmark.budget_with_overrides(full, 3000, "max", "train_small.txt")
     assert (small.pretrain_steps, small.pooling, small.train_files) == (
         3000,
