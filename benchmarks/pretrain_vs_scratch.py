@@ -42,7 +42,11 @@ from benchmarks import pretrain_vs_scratch_inputs as inputs
 from benchmarks import reports
 from benchmarks.pretrain_vs_scratch_report import write_outputs
 from benchmarks.script_runs import ROOT, run_script
-from benchmarks.tfidf_baseline import run_tfidf_baseline, run_tfidf_single_label_baseline
+from benchmarks.tfidf_baseline import (
+    FEATURES,
+    run_tfidf_baseline,
+    run_tfidf_single_label_baseline,
+)
 from bert_tf import problem_types
 from bert_tf.classifier import POOLINGS
 from bert_tf.pretraining import PretrainConfig, learn_corpus_vocabulary
@@ -149,6 +153,8 @@ class Plan:
     pretrain_corpus: str = dataclasses.field(default="", kw_only=True)
     pretrained_bundles: dict = dataclasses.field(default_factory=dict, kw_only=True)
     vocab_file: str = dataclasses.field(default="", kw_only=True)
+    #: The TF-IDF reference's features, a key of `tfidf_baseline.FEATURES`.
+    tfidf_features: str = dataclasses.field(default="word", kw_only=True)
 
     def __post_init__(self):
         if self.slots is None:
@@ -280,8 +286,12 @@ def finetune(bundle, backbone, arm, train_file, learning_rate, seed, plan):
 
 def tfidf_record(train_file, plan):
     """The TF-IDF + logistic-regression reference on one labeled-set size (fitted once; a
-    rerun reads its result back)."""
-    name = f"tfidf_lr_{train_file.split('.')[0]}{_problem_suffix(plan.budget)}.json"
+    rerun reads its result back). Other features than words fit a reference of their own."""
+    features = plan.tfidf_features
+    name = (
+        f"tfidf_lr_{train_file.split('.')[0]}{_problem_suffix(plan.budget)}"
+        f"{'' if features == 'word' else '_' + features}.json"
+    )
     path = os.path.join(plan.work_dir, name)
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as f:
@@ -294,9 +304,9 @@ def tfidf_record(train_file, plan):
     with plan.slots:
         _say(f"fitting TF-IDF + logistic regression on {train_file}")
         if single_label:
-            baseline = run_tfidf_single_label_baseline(*files)
+            baseline = run_tfidf_single_label_baseline(*files, features=features)
         else:
-            baseline = run_tfidf_baseline(*files, jobs=max(1, plan.jobs))
+            baseline = run_tfidf_baseline(*files, jobs=max(1, plan.jobs), features=features)
     record = {
         "backbone": "none",
         "train_file": train_file,
@@ -307,6 +317,7 @@ def tfidf_record(train_file, plan):
         "c_sweep": baseline["tried"],
         "chosen": True,
         "stage": "baseline",
+        "features": features,
         "test_macro_f1": baseline["test"]["macro_f1"],
         "valid_curve": [],
         "wall_seconds": baseline["wall_seconds"],
@@ -478,6 +489,14 @@ def main():
         help="The vocabulary of the bundles pretrained here, instead of learning one.",
     )
     parser.add_argument(
+        "--tfidf_features",
+        choices=sorted(FEATURES),
+        default="word",
+        help="The TF-IDF reference's features: "
+        + "; ".join(f"{name}: {f.description}" for name, f in FEATURES.items())
+        + ". Use char for text without spaces between words (Chinese, Japanese).",
+    )
+    parser.add_argument(
         "--pretrain_flags",
         default="",
         help='More train_bert_lm.py flags for the bundles pretrained here, e.g. "--tasks=masked_lm '
@@ -521,6 +540,7 @@ def main():
         pretrain_corpus=args.pretrain_corpus,
         pretrained_bundles=bundles,
         vocab_file=args.vocab_file,
+        tfidf_features=args.tfidf_features,
     )
     missing = missing_data_files(plan, backbone_names)
     if missing:

@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from benchmarks import reports
+from benchmarks.tfidf_baseline import FEATURES
 
 #: The issue's bar: the pretrained arm's test gain (micro-F1, or accuracy for single-label)
 #: over the tuned scratch arm...
@@ -222,9 +223,9 @@ runs, mean ± std over seeds; "best ep" lists each seed's chosen epoch; minutes 
 with `--jobs` runs sharing the cores.
 """
 REFERENCES = {
-    "multi_label": "TF-IDF (1-2 grams) + one-vs-rest\nlogistic regression is the reference, "
+    "multi_label": "TF-IDF ({features}) + one-vs-rest\nlogistic regression is the reference, "
     "its C and threshold chosen on valid.",
-    "single_label": "TF-IDF (1-2 grams) + multinomial\nlogistic regression is the reference, "
+    "single_label": "TF-IDF ({features}) + multinomial\nlogistic regression is the reference, "
     "its C chosen on valid accuracy.",
 }
 
@@ -293,9 +294,11 @@ def write_outputs(records, budget, backbone_names, command, out):
             + ", ".join(f"{backbone} on {train_file}" for backbone, train_file in missing)
             + ". Rerunning the command continues from the finished runs.\n"
         )
-    how_to_read = HOW_TO_READ.format(
-        name=FIGURES[budget.problem_type].name, reference=REFERENCES[budget.problem_type]
+    features = next((r.get("features") for r in records if r["arm"] == "tfidf_lr"), None)
+    reference = REFERENCES[budget.problem_type].format(
+        features=FEATURES[features or "word"].description
     )
+    how_to_read = HOW_TO_READ.format(name=FIGURES[budget.problem_type].name, reference=reference)
     bundles = sorted({r["bundle"] for r in records if r["arm"] == "pretrained" and r.get("bundle")})
     pretraining = reports.pretrain_markdown(reports.pretrain_rows(bundles)) if bundles else "–"
     with open(out + ".md", "w", encoding="utf-8") as f:

@@ -4,6 +4,7 @@ the most probable class, scored as the neural classifier is. Needs the `benchmar
 (scikit-learn).
 """
 
+import dataclasses
 import time
 
 import numpy as np
@@ -13,8 +14,32 @@ from bert_tf import metrics, problem_types, single_label_metrics
 from bert_tf.labeled_data import LabelSet, read_labeled_file
 
 
+@dataclasses.dataclass(frozen=True)
+class Features:
+    """What the reference's TF-IDF counts: `analyzer` and `ngram_range` as scikit-learn's
+    `TfidfVectorizer` takes them."""
+
+    description: str
+    analyzer: str
+    ngram_range: tuple
+
+
+#: The reference's features by name. Words suit text with spaces between its words; where there
+#: are none (Chinese, Japanese), a "word" is a whole clause, seldom seen twice, and character
+#: n-grams are the fair reference.
+FEATURES = {
+    "word": Features("word 1-2-grams", "word", (1, 2)),
+    "char": Features("character 1-3-grams within words", "char_wb", (1, 3)),
+}
+
+
 def run_tfidf_baseline(
-    train_file, valid_file, test_file, c_values=(1.0, 10.0, 100.0, 1000.0), jobs=1
+    train_file,
+    valid_file,
+    test_file,
+    c_values=(1.0, 10.0, 100.0, 1000.0),
+    jobs=1,
+    features="word",
 ) -> dict:
     """Fits TF-IDF + logistic regression; C and the threshold are chosen on valid.
 
@@ -25,19 +50,20 @@ def run_tfidf_baseline(
     `jobs` fits that many labels at once, in worker processes: each label's model is fitted
     alone either way, so the figures do not depend on it, only the wall time does. (Threads
     would share the features, but liblinear fitted in threads side by side gave probabilities
-    that differed from one run to the next by up to 0.017.)
+    that differed from one run to the next by up to 0.017.) `features` names the TF-IDF
+    features, a key of `FEATURES`.
 
     Returns:
         dict: the chosen `c` and `threshold`, `valid` and `test` scores, `tried` (each C's
-        valid micro-F1), `wall_seconds`; `labels` (names, in column order) and the chosen
-        model's `test_probabilities` [N, labels], for analyses beyond the scores.
+        valid micro-F1), `wall_seconds`, `features`; `labels` (names, in column order) and the
+        chosen model's `test_probabilities` [N, labels], for analyses beyond the scores.
     """
     import joblib
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
 
     started = time.perf_counter()
-    data, label_set, features = _read_and_vectorize(train_file, valid_file, test_file)
+    data, label_set, vectors = _read_and_vectorize(train_file, valid_file, test_file, features)
     truth = {split: label_set.encode(d.labels)[0] > 0 for split, d in data.items()}
     # Labels absent from train-set rows cannot be fitted; give them probability 0.
     present = truth["train"].any(axis=0)
@@ -45,8 +71,8 @@ def run_tfidf_baseline(
     for c in sorted(c_values):
         model = OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear"), n_jobs=jobs)
         with joblib.parallel_config(backend="loky"):
-            model.fit(features["train"], truth["train"][:, present])
-        valid_probabilities = _probabilities(model, features["valid"], present)
+            model.fit(vectors["train"], truth["train"][:, present])
+        valid_probabilities = _probabilities(model, vectors["valid"], present)
         threshold = metrics.tune_threshold(valid_probabilities, truth["valid"])
         valid = metrics.multilabel_scores(
             truth["valid"], metrics.decide_labels(valid_probabilities, threshold)
@@ -56,7 +82,7 @@ def run_tfidf_baseline(
         if best is not None and valid["micro_f1"] < best["valid"]["micro_f1"]:
             break
         if best is None or valid["micro_f1"] > best["valid"]["micro_f1"]:
-            test_probabilities = _probabilities(model, features["test"], present)
+            test_probabilities = _probabilities(model, vectors["test"], present)
             test = metrics.multilabel_scores(
                 truth["test"], metrics.decide_labels(test_probabilities, threshold)
             )
@@ -69,37 +95,43 @@ def run_tfidf_baseline(
                 "valid_probabilities": valid_probabilities,
                 "test_probabilities": test_probabilities,
             }
-    best["tried"] = tried
+    best.update(tried=tried, features=features)
     best["wall_seconds"] = round(time.perf_counter() - started, 1)
     return best
 
 
 def run_tfidf_single_label_baseline(
-    train_file, valid_file, test_file, c_values=(1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
+    train_file,
+    valid_file,
+    test_file,
+    c_values=(1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6),
+    features="word",
 ) -> dict:
     """Fits TF-IDF + multinomial logistic regression on single-label files; C is chosen on
     valid accuracy, going up through `c_values` until valid accuracy falls, as
     `run_tfidf_baseline` does (on debian-sections `train_small.txt` it still rose at C = 1e4,
     so the grid goes on further). Scores are those of `problem_types.SingleLabel`: a class the
-    train file lacks counts as an error.
+    train file lacks counts as an error. `features` as in `run_tfidf_baseline`.
 
     Returns:
         dict: the chosen `c`, `valid` and `test` (`accuracy`, `macro_f1`), `tried` (each C's
-        valid accuracy), `wall_seconds`; `labels` and the chosen model's `test_probabilities`
-        [N, labels].
+        valid accuracy), `wall_seconds`, `features`; `labels` and the chosen model's
+        `test_probabilities` [N, labels].
     """
     from sklearn.linear_model import LogisticRegression
 
     started = time.perf_counter()
     problem = problem_types.get("single_label")
-    data, label_set, features = _read_and_vectorize(train_file, valid_file, test_file, True)
+    data, label_set, vectors = _read_and_vectorize(
+        train_file, valid_file, test_file, features, single_label=True
+    )
     truth = {split: problem.truth(label_set, d.labels) for split, d in data.items()}
     best, tried = None, []
     for c in sorted(c_values):
         model = LogisticRegression(C=c, max_iter=1000)
-        model.fit(features["train"], truth["train"].indices)
+        model.fit(vectors["train"], truth["train"].indices)
         # The train classes are 0..L-1, so predict_proba's columns are the label set's.
-        probabilities = {s: model.predict_proba(features[s]) for s in ("valid", "test")}
+        probabilities = {s: model.predict_proba(vectors[s]) for s in ("valid", "test")}
         scores = {
             split: single_label_metrics.scores(
                 single_label_metrics.confusion_matrix(
@@ -118,13 +150,13 @@ def run_tfidf_single_label_baseline(
             best = dict(
                 scores, c=c, labels=label_set.names, test_probabilities=probabilities["test"]
             )
-    best["tried"] = tried
+    best.update(tried=tried, features=features)
     best["wall_seconds"] = round(time.perf_counter() - started, 1)
     return best
 
 
-def _read_and_vectorize(train_file, valid_file, test_file, single_label=False):
-    """The three files, the train label set, and each split's TF-IDF features (word 1-2-grams
+def _read_and_vectorize(train_file, valid_file, test_file, features, single_label=False):
+    """The three files, the train label set, and each split's TF-IDF vectors (the `features`
     seen in at least 2 train texts, sublinear term frequencies)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -133,15 +165,18 @@ def _read_and_vectorize(train_file, valid_file, test_file, single_label=False):
         for split, path in (("train", train_file), ("valid", valid_file), ("test", test_file))
     }
     label_set = LabelSet.from_examples(data["train"].labels)
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    features = {"train": vectorizer.fit_transform(data["train"].texts)}
+    counted = FEATURES[features]
+    vectorizer = TfidfVectorizer(
+        analyzer=counted.analyzer, ngram_range=counted.ngram_range, min_df=2, sublinear_tf=True
+    )
+    vectors = {"train": vectorizer.fit_transform(data["train"].texts)}
     for split in ("valid", "test"):
-        features[split] = vectorizer.transform(data[split].texts)
-    return data, label_set, features
+        vectors[split] = vectorizer.transform(data[split].texts)
+    return data, label_set, vectors
 
 
-def _probabilities(model, features, present):
+def _probabilities(model, vectors, present):
     """[N, all labels] probabilities; the labels train never had (not `present`) get 0."""
-    full = np.zeros((features.shape[0], len(present)), np.float32)
-    full[:, present] = model.predict_proba(features)
+    full = np.zeros((vectors.shape[0], len(present)), np.float32)
+    full[:, present] = model.predict_proba(vectors)
     return full

@@ -550,3 +550,35 @@ def test_a_variant_gets_its_own_work_directory_named_by_its_inputs(tmp_path):
     assert recorded["vocab_file"]["file"] == str(vocabulary)
     vocabulary.write_text("[PAD]\nb\n", encoding="utf-8")  # same path, other contents
     assert inputs.variant_work_dir(base, settings) != variant
+
+
+def test_a_character_reference_is_fitted_apart_recorded_and_named_in_the_report(
+    tmp_path, monkeypatch
+):
+    asked = []
+
+    def fake_baseline(*files, jobs, features):
+        asked.append(features)
+        scores = dict(micro_f1=0.5, macro_f1=0.2, mean_f1=0.35)
+        return dict(c=10.0, tried=[], valid=scores, test=scores, wall_seconds=1.0)
+
+    monkeypatch.setattr(benchmark, "run_tfidf_baseline", fake_baseline)
+    budget = Budget("tiny", 4, 1e-3, {"train_small.txt": 1}, (1e-3,), (0,))
+    work = tmp_path / "work"
+    work.mkdir()
+    words = Plan(budget, str(tmp_path), str(work))
+    characters = dataclasses.replace(words, tfidf_features="char")
+
+    word_record = benchmark.tfidf_record("train_small.txt", words)
+    char_record = benchmark.tfidf_record("train_small.txt", characters)
+    benchmark.tfidf_record("train_small.txt", characters)  # read back, not fitted again
+    assert asked == ["word", "char"]
+    assert (word_record["features"], char_record["features"]) == ("word", "char")
+    assert sorted(os.listdir(work)) == [
+        "tfidf_lr_train_small.json",
+        "tfidf_lr_train_small_char.json",
+    ]
+    out = str(tmp_path / "report")
+    write_outputs([char_record], budget, ["transformer"], "cmd", out)
+    with open(out + ".md", encoding="utf-8") as f:
+        assert "TF-IDF (character 1-3-grams within words)" in f.read()

@@ -1,6 +1,7 @@
 """Tests for benchmarks.tfidf_baseline: the benchmark's reference, on a slice of the sample."""
 
 import finetuning_support as support
+import numpy as np
 import pytest
 
 from benchmarks.tfidf_baseline import run_tfidf_baseline
@@ -71,3 +72,28 @@ def test_single_label_reference_scores_as_the_classifier_does(tmp_path):
 
 def first_label(line):
     return line.split("__label__")[1].split()[0]
+
+
+def test_character_features_learn_text_without_spaces_between_words(tmp_path):
+    # Japanese-like lines: no spaces, so each line is one "word" that no other line shares;
+    # the label is told by one character in it.
+    rng = np.random.default_rng(0)
+    filler = list("のにはをたがでてとしれさあいうえおかきくけこ")
+    clues = {"neko": "猫", "inu": "犬", "tori": "鳥"}
+    paths = {}
+    for split, count in (("train", 90), ("valid", 30), ("test", 30)):
+        lines = []
+        for i in range(count):
+            label = list(clues)[i % 3]
+            chars = list(rng.choice(filler, 12)) + [clues[label]]
+            rng.shuffle(chars)
+            lines.append(f"{''.join(chars)} __label__{label}\n")
+        paths[split] = tmp_path / f"{split}.txt"
+        paths[split].write_text("".join(lines), encoding="utf-8")
+    files = [str(paths[s]) for s in ("train", "valid", "test")]
+    characters = run_tfidf_baseline(*files, features="char")
+    assert characters["features"] == "char"
+    assert characters["test"]["micro_f1"] > 0.9
+    # Words see nothing to learn from: every line is a word of its own.
+    with pytest.raises(ValueError):
+        run_tfidf_baseline(*files, features="word")
