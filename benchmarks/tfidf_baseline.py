@@ -70,7 +70,9 @@ def run_tfidf_baseline(
     best, tried = None, []
     for c in sorted(c_values):
         model = OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear"), n_jobs=jobs)
-        with joblib.parallel_config(backend="loky"):
+        # No memory-mapping of the features: liblinear refused the read-only copies it gave
+        # the workers ("WRITEBACKIFCOPY base is read-only") on debian-tags' train_small.
+        with joblib.parallel_config(backend="loky", max_nbytes=None):
             model.fit(vectors["train"], truth["train"][:, present])
         valid_probabilities = _probabilities(model, vectors["valid"], present)
         threshold = metrics.tune_threshold(valid_probabilities, truth["valid"])
