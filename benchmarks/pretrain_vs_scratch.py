@@ -72,6 +72,9 @@ class Budget:
     `finetune_dropout` (None: fine-tuning's default) sets their `--dropout`; `select_epoch_on`
     (None: the problem type's default) is their `--select_epoch_on` and the valid figure a
     sweep chooses its learning rate on; `pretrain_flags` go to every pretraining run.
+    `rates_from` maps a train file to an earlier one whose chosen rates it reuses: each arm
+    runs every seed at the rate that arm chose there, without a sweep of its own (a sweep on
+    the large set costs hours and lands where the small set's does).
     """
 
     model_size: str
@@ -86,6 +89,7 @@ class Budget:
     finetune_dropout: float | None = None
     pretrain_flags: tuple = ()
     select_epoch_on: str | None = None
+    rates_from: dict = dataclasses.field(default_factory=dict)
 
     @property
     def train_files(self):
@@ -114,10 +118,14 @@ BUDGETS = {
     # Fine-tuned 20 epochs on train_small, the epoch and rate chosen on valid mean-F1
     # (docs/benchmarks/finetune_levers_40min.md). 8,356 steps are what the curve's 40-minute
     # point trained: 51.8 CPU-minutes on one thread, within the 60 a backbone may spend.
+    # train.txt reuses each arm's train_small rate and fine-tunes 7 epochs: at 10, the seeds
+    # chose epochs 10, 7 and 6 on valid mean-F1 (docs/benchmarks/train_full_40min_3seeds.md),
+    # and 2 stopped far short of that.
     "full": dataclasses.replace(
         _FULL,
         pretrain_steps=8356,
-        epochs={"train_small.txt": 20, "train.txt": 2},
+        epochs={"train_small.txt": 20, "train.txt": 7},
+        rates_from={"train.txt": "train_small.txt"},
         pretrain_flags=("--tasks=masked_lm",),
         select_epoch_on="mean_f1",
     ),
@@ -340,8 +348,9 @@ def tfidf_record(train_file, plan):
     return record
 
 
-def arm_records(bundle, backbone, arm, train_file, plan):
-    """One arm's learning-rate sweep (first seed), then the other seeds at the chosen rate.
+def arm_records(bundle, backbone, arm, train_file, plan, rate=None):
+    """One arm's learning-rate sweep (first seed), then the other seeds at the chosen rate;
+    with `rate` given, every seed at it and no sweep.
 
     The sweep starts at the budget's rates; while the best rate on valid is the highest or
     lowest one tried, it tries the next rate of `LEARNING_RATE_LADDER` beyond it, so each arm's
@@ -360,6 +369,11 @@ def arm_records(bundle, backbone, arm, train_file, plan):
                 )
             )
 
+    if rate is not None:
+        given = runs([(rate, seed) for seed in seeds])
+        for record in given:
+            record.update(backbone=backbone, chosen=True, stage="seed")
+        return given
     sweep = runs([(rate, seeds[0]) for rate in rates])
     while True:
         best = max(sweep, key=lambda r: r[plan.budget.selection_metric])
@@ -401,22 +415,31 @@ def run_benchmark(plan, backbone_names):
             name: pool.submit(pretrain, name, plan, vocab_file) for name in backbone_names
         }
 
+        chosen_rates = {}  # (backbone, arm, train file) -> the rate its runs chose
+
         def arm_after_pretraining(backbone, arm, train_file):
-            return arm_records(pretraining[backbone].result(), backbone, arm, train_file, plan)
+            source = plan.budget.rates_from.get(train_file)
+            rate = chosen_rates[(backbone, arm, source)] if source else None
+            return arm_records(
+                pretraining[backbone].result(), backbone, arm, train_file, plan, rate
+            )
 
         for train_file in plan.budget.train_files:
             arms = {
-                backbone: [
-                    pool.submit(arm_after_pretraining, backbone, arm, train_file)
+                backbone: {
+                    arm: pool.submit(arm_after_pretraining, backbone, arm, train_file)
                     for arm in ("pretrained", "scratch")
-                ]
+                }
                 for backbone in backbone_names
             }
             records.append(tfidf_record(train_file, plan))
             yield records
             for backbone in backbone_names:
-                for arm in arms[backbone]:
-                    records.extend(arm.result())
+                for arm, runs in arms[backbone].items():
+                    finished = runs.result()
+                    best = next(r for r in finished if r["chosen"])
+                    chosen_rates[(backbone, arm, train_file)] = best["learning_rate"]
+                    records.extend(finished)
                 yield records
 
 
@@ -580,7 +603,8 @@ def budget_with_overrides(
     """The budget with the command line's overrides applied.
 
     A `problem_type` that cannot choose its epoch on the budget's `select_epoch_on` (single-label
-    has no mean-F1) chooses on its own default instead.
+    has no mean-F1) chooses on its own default instead. `train_files` keeps, before them, the
+    files whose rates they reuse (`Budget.rates_from`): their sweeps run, or are read back.
 
     Raises:
         ValueError: `train_files` names a file the budget does not have.
@@ -595,7 +619,9 @@ def budget_with_overrides(
         unknown = [name for name in names if name not in budget.epochs]
         if unknown:
             raise ValueError(f"--train_files: {unknown} not in the budget's {budget.train_files}")
-        changes["epochs"] = {name: budget.epochs[name] for name in names}
+        needed = [budget.rates_from[name] for name in names if name in budget.rates_from]
+        kept = [name for name in budget.train_files if name in needed + names]
+        changes["epochs"] = {name: budget.epochs[name] for name in kept}
     if problem_type:
         changes["problem_type"] = problem_type
         if budget.select_epoch_on not in problem_types.get(problem_type).epoch_selections:

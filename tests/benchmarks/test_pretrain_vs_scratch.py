@@ -271,6 +271,9 @@ def test_budget_overrides_replace_only_what_is_given():
     assert small.seeds == full.seeds and small.learning_rates == full.learning_rates
     with pytest.raises(ValueError, match="train_tiny.txt"):
         benchmark.budget_with_overrides(full, train_files="train_tiny.txt")
+    # The large set reuses the small set's rates, so its sweeps stay in, first.
+    large = benchmark.budget_with_overrides(full, train_files="train.txt")
+    assert large.train_files == ("train_small.txt", "train.txt")
 
 
 def fake_scripts(monkeypatch, valid_f1_at):
@@ -382,6 +385,33 @@ def test_a_slot_one_backbones_arms_leave_free_goes_to_the_others_runs(tmp_path, 
         if "bundle" not in name
     ]
     assert any({"transformer", "textcnn"} <= backbones for backbones in fine_tuning_starts)
+
+
+def test_a_set_reusing_anothers_rates_runs_every_seed_at_the_rate_each_arm_chose_there(
+    tmp_path, monkeypatch
+):
+    seen = fake_scripts(monkeypatch, valid_f1_at=lambda rate: 1 - abs(np.log10(rate / 3e-3)))
+    budget = Budget(
+        "tiny",
+        4,
+        1e-3,
+        {"train_small.txt": 1, "train.txt": 1},
+        (3e-4, 1e-3, 3e-3, 1e-2),
+        (0, 1, 2),
+        rates_from={"train.txt": "train_small.txt"},
+    )
+    plan = Plan(budget, str(tmp_path), str(tmp_path / "work"), jobs=2)
+    *_, records = run_benchmark(plan, ["transformer"])
+
+    large = [r for r in records if r["train_file"] == "train.txt" and r["arm"] in ARMS]
+    assert sorted((r["arm"], r["seed"]) for r in large) == sorted(
+        (arm, seed) for arm in ARMS for seed in (0, 1, 2)
+    )
+    assert all(r["learning_rate"] == 3e-3 and r["chosen"] and r["stage"] == "seed" for r in large)
+    assert (
+        sum("_train_pretrained" in name or "_train_scratch" in name for name in seen["started"])
+        == 6
+    )
 
 
 def test_unfinished_groups_name_each_backbone_and_size_without_results():
