@@ -21,6 +21,99 @@ def _dense_init():
     return keras.initializers.TruncatedNormal(stddev=0.02)
 
 
+class _Projection(keras.layers.Layer):
+    """A kernel and a bias, no computation: `SelfAttention` holds its four projections in
+    these, in keras `MultiHeadAttention`'s shapes and under its names, so weights keep their
+    paths (`.../attention/query/kernel`) in weight files and checkpoint importers."""
+
+    def __init__(self, kernel_shape, bias_shape, kernel_initializer, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel = self.add_weight(
+            shape=kernel_shape, initializer=kernel_initializer, name="kernel"
+        )
+        self.bias = self.add_weight(shape=bias_shape, initializer="zeros", name="bias")
+        self.built = True
+
+
+@keras.saving.register_keras_serializable(package="bert_tf")
+class SelfAttention(keras.layers.Layer):
+    """Multi-head self-attention computing what keras `MultiHeadAttention(x, x)` does, with
+    the same weights, but projecting Q, K and V with one matmul against their kernels
+    concatenated ([B, S, H] x [H, 3W]) instead of three einsums.
+
+    Weights, as `MultiHeadAttention`'s: `query`, `key`, `value` kernel [H, heads, head_dim]
+    and bias [heads, head_dim]; `attention_output` kernel [heads, head_dim, H] and bias [H].
+    Unlike it, a query row with no key to attend to (a sequence of padding only) averages
+    the values instead of giving zeros.
+
+    Args:
+        num_heads: int. Attention heads.
+        head_dim: int. Width of each head; W = num_heads * head_dim.
+        dropout: float. Dropout on the attention probabilities.
+        kernel_initializer: initializer of the kernels (each gets its own clone).
+
+    Call: `x` float [B, S, H], `attention_mask` bool [B, S, S] (True: the query attends to
+    the key) -> float [B, S, H].
+    """
+
+    def __init__(
+        self, num_heads, head_dim, dropout=0.0, kernel_initializer="glorot_uniform", **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.head_dim = head_dim
+        self.dropout_rate = dropout
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, input_shape):
+        hidden, heads, size = input_shape[-1], self.num_heads, self.head_dim
+
+        def projection(name, kernel_shape, bias_shape):
+            # A clone per kernel: one seeded initializer would give them all the same values.
+            initializer = self.kernel_initializer.from_config(self.kernel_initializer.get_config())
+            return _Projection(kernel_shape, bias_shape, initializer, name=name)
+
+        # In MultiHeadAttention's order, so that a seed gives the same initial weights.
+        self.query = projection("query", (hidden, heads, size), (heads, size))
+        self.key = projection("key", (hidden, heads, size), (heads, size))
+        self.value = projection("value", (hidden, heads, size), (heads, size))
+        self.probability_dropout = keras.layers.Dropout(self.dropout_rate, name="dropout")
+        self.attention_output = projection("attention_output", (heads, size, hidden), (hidden,))
+        self.built = True
+
+    def call(self, x, attention_mask, training=None):
+        batch, length, hidden = ops.shape(x)[0], ops.shape(x)[1], x.shape[-1]
+        heads, width = self.num_heads, self.num_heads * self.head_dim
+        projections = (self.query, self.key, self.value)
+        kernels = [ops.reshape(p.kernel, (hidden, width)) for p in projections]
+        biases = [ops.reshape(p.bias, (width,)) for p in projections]
+        # The scores' 1/sqrt(head_dim), put in the query's weights: cheaper than on [B, S, W].
+        scale = 1.0 / self.head_dim**0.5
+        kernels[0], biases[0] = kernels[0] * scale, biases[0] * scale
+        fused = ops.matmul(x, ops.concatenate(kernels, -1)) + ops.concatenate(biases, -1)
+        fused = ops.reshape(fused, (batch, length, 3, heads, self.head_dim))
+        query, key, value = ops.unstack(ops.transpose(fused, (2, 0, 3, 1, 4)))  # [B, heads, S, d]
+        scores = ops.matmul(query, ops.swapaxes(key, -1, -2))  # [B, heads, S, S]
+        # A large negative, not -inf, as MultiHeadAttention: a row with nothing to attend to
+        # gets no NaN.
+        scores = ops.where(attention_mask[:, None], scores, -1e9)
+        probabilities = self.probability_dropout(ops.softmax(scores, axis=-1), training=training)
+        context = ops.transpose(ops.matmul(probabilities, value), (0, 2, 1, 3))  # [B, S, heads, d]
+        context = ops.reshape(context, (batch, length, width))
+        output_kernel = ops.reshape(self.attention_output.kernel, (width, hidden))
+        return ops.matmul(context, output_kernel) + self.attention_output.bias
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_heads=self.num_heads,
+            head_dim=self.head_dim,
+            dropout=self.dropout_rate,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="bert_tf")
 class TransformerBlock(keras.layers.Layer):
     """One post-LayerNorm encoder block: self-attention, then a GELU feed-forward.
@@ -53,7 +146,7 @@ class TransformerBlock(keras.layers.Layer):
         self.dropout_rate = dropout
         self.activation = activation
         self.layer_norm_epsilon = layer_norm_epsilon
-        self.attention = keras.layers.MultiHeadAttention(
+        self.attention = SelfAttention(
             num_heads,
             hidden_dim // num_heads,
             dropout=dropout,
@@ -79,7 +172,7 @@ class TransformerBlock(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        self.attention.build(input_shape, input_shape)
+        self.attention.build(input_shape)
         self.attention_norm.build(input_shape)
         self.intermediate.build(input_shape)
         self.output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
@@ -87,7 +180,7 @@ class TransformerBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x, attention_mask, training=None):
-        attended = self.attention(x, x, attention_mask=attention_mask, training=training)
+        attended = self.attention(x, attention_mask, training=training)
         x = self.attention_norm(x + self.attention_dropout(attended, training=training))
         feed_forward = self.output_dense(self.intermediate(x))
         return self.output_norm(x + self.output_dropout(feed_forward, training=training))
