@@ -96,8 +96,10 @@ class SelfAttention(keras.layers.Layer):
         scores = ops.matmul(query, ops.swapaxes(key, -1, -2))  # [B, heads, S, S]
         # A large negative, not -inf, as MultiHeadAttention: a row with nothing to attend to
         # gets no NaN.
-        scores = ops.where(attention_mask[:, None], scores, -1e9)
-        probabilities = self.probability_dropout(ops.softmax(scores, axis=-1), training=training)
+        scores = ops.where(attention_mask[:, None], ops.cast(scores, "float32"), -1e9)
+        # The softmax in float32 whatever the policy: in bfloat16 its sum loses the small terms.
+        probabilities = ops.cast(ops.softmax(scores, axis=-1), value.dtype)
+        probabilities = self.probability_dropout(probabilities, training=training)
         context = ops.transpose(ops.matmul(probabilities, value), (0, 2, 1, 3))  # [B, S, heads, d]
         context = ops.reshape(context, (batch, length, width))
         output_kernel = ops.reshape(self.attention_output.kernel, (width, hidden))

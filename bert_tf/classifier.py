@@ -60,21 +60,25 @@ class MultiLabelClassifier(keras.Model):
         self.pooling = pooling
         self.loss_name = loss
         self.positive_weights = positive_weights
-        self.dropout = keras.layers.Dropout(dropout, name="classifier_dropout")
+        self.dropout = keras.layers.Dropout(dropout, dtype="float32", name="classifier_dropout")
         bias = "zeros" if initial_bias is None else keras.initializers.Constant(initial_bias)
         self.output_layer = keras.layers.Dense(
             num_labels,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
             bias_initializer=bias,
+            dtype="float32",
             name="classifier_output",
         )
 
     def call(self, features, training=False):
         outputs = self.backbone({key: features[key] for key in BACKBONE_INPUTS}, training=training)
+        # The head computes in float32 whatever the dtype policy (pooling sums over the
+        # sequence, and the logits feed the loss); it costs little beside the backbone.
         if self.pooling == "pooled":
-            pooled = outputs["pooled_output"]
+            pooled = ops.cast(outputs["pooled_output"], "float32")
         else:
-            sequence, mask = outputs["sequence_output"], features["padding_mask"]
+            sequence = ops.cast(outputs["sequence_output"], "float32")
+            mask = features["padding_mask"]
             pooled = {
                 "mean": lambda: masked_mean(sequence, mask),
                 "max": lambda: masked_max(sequence, mask),

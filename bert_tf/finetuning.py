@@ -148,6 +148,7 @@ class FinetuneConfig(RunConfig):
         "tpu",
         "static_shapes",
         "jit_compile",
+        "dtype_policy",
     )
 
     def validate(self) -> None:
@@ -200,7 +201,12 @@ def run_finetuning(config: FinetuneConfig) -> dict:
         TrainingError: the loss became NaN or infinite.
     """
     started = time.perf_counter()
-    config.validate()
+    config.validate()  # before the policy is set: it checks the policy's name too
+    with run_state.dtype_policy(config.dtype_policy):
+        return _run_finetuning(config, started)
+
+
+def _run_finetuning(config, started):
     strategy = _strategy(config)
     role = cluster.WorkerRole(strategy)
     settings = run_state.run_settings(config, FinetuneConfig.RESUMABLE_CHANGES)

@@ -99,6 +99,7 @@ class PretrainConfig(RunConfig):
         "tpu",
         "static_shapes",
         "jit_compile",
+        "dtype_policy",
     )
 
     def validate(self) -> None:
@@ -178,6 +179,12 @@ def run_pretraining(config: PretrainConfig) -> dict:
         InputError: bad flags, input files or bundle.
         TrainingError: the loss became NaN or infinite, or a worker was lost.
     """
+    config.validate()  # before the policy is set: it checks the policy's name too
+    with run_state.dtype_policy(config.dtype_policy):
+        return _run_pretraining(config)
+
+
+def _run_pretraining(config):
     strategy, start = _check_settings(config)
     role = cluster.WorkerRole(strategy)
     with role.chief_first():

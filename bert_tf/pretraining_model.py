@@ -1,8 +1,20 @@
 """A backbone with the heads of its pretraining tasks."""
 
 import keras
+from keras import ops
 
 from backbones.base import BACKBONE_INPUTS
+
+
+def float32_floats(structure):
+    """`structure` with its floating tensors cast to float32: under a mixed dtype policy the
+    heads compute in bfloat16, and the losses and metrics are taken in float32."""
+
+    def cast(tensor):
+        is_float = keras.backend.is_float_dtype(tensor.dtype)
+        return ops.cast(tensor, "float32") if is_float else tensor
+
+    return keras.tree.map_structure(cast, structure)
 
 
 class PretrainingModel(keras.Model):
@@ -32,7 +44,7 @@ class PretrainingModel(keras.Model):
                 self.heads[task.name], inputs, batch, training=training
             )
         outputs = self.backbone(inputs, training=training)
-        return {name: head(outputs, batch) for name, head in self.heads.items()}
+        return {name: float32_floats(head(outputs, batch)) for name, head in self.heads.items()}
 
     def loss_and_metrics(self, batch, training=False):
         """The weighted sum of the tasks' losses, and each task's metrics prefixed by its name."""

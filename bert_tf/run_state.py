@@ -1,5 +1,6 @@
 """Seeds, determinism and the output directory's resumable state, shared by both stages."""
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -23,6 +24,18 @@ def set_seed(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
         # Independent ops running concurrently can still sum gradients in a different order.
         tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Runs the body under Keras's global dtype policy `name` (e.g. mixed_bfloat16), then puts
+    the previous one back, so a run in a process leaves the next one's precision alone."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def run_settings(config, resumable_changes) -> dict:
