@@ -7,7 +7,9 @@ attributes `embeddings` and `blocks` (the input embeddings, called as `embedding
 segment_ids)`, and the stacked layers, lowest first, given to `Backbone`: what fine-tuning's
 `--freeze` keeps fixed, and what ELECTRA's generator shares and mirrors in depth); class
 attributes `PRESETS`, size presets by name, `DEFAULT_POOLING`, the fine-tuning head's pooling
-unless `--pooling` says otherwise (`Backbone` gives "mean"), and `RUN_SETTINGS`, the arguments
+unless `--pooling` says otherwise (`Backbone` gives "mean"), `DEFAULT_FINETUNE_LEARNING_RATE` and
+`DEFAULT_PRETRAIN_TASKS`, fine-tuning's rate and pretraining's tasks unless given, and
+`RUN_SETTINGS`, the arguments
 that shape no weight (dropout), which a run may set over a bundle's value. Adding a backbone:
 one file, one line below.
 """

@@ -43,6 +43,10 @@ class Backbone(keras.Model):
     #: benchmark chose on valid for this backbone's pretrained arm (docs/benchmarks:
     #: pretrain_vs_scratch*.md). A backbone may pick another.
     DEFAULT_FINETUNE_LEARNING_RATE = 1e-3
+    #: Pretraining's `--tasks` when none is given: masked LM alone, on single segments packed
+    #: from a document's sentences, beat masked LM + next sentence per CPU-minute for the
+    #: Transformer (docs/benchmarks/quality_per_minute.md). A backbone may pick others.
+    DEFAULT_PRETRAIN_TASKS = ("masked_lm",)
     #: Constructor arguments that shape no weight, so a run may set them over a bundle's value:
     #: pretraining without dropout and fine-tuning with it, say.
     RUN_SETTINGS = ("dropout",)

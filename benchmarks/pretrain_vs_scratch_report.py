@@ -49,6 +49,7 @@ FIGURES = {
             ("test_macro_f1", "test macro-F1"),
             ("test_mean_f1", "test mean-F1"),
         ),
+        also_beat=(("test_macro_f1", "macro-F1"),),
     ),
     "single_label": Figures(
         "accuracy",
@@ -217,8 +218,8 @@ and every other fine-tuning setting (the defaults of `train_bert_fine_tuning.py`
 each run's `metrics.json`: batch size, schedule, head, the rule for deciding labels);
 `pretrained` loads the bundle's weights, `scratch` does not (`--noload_weights`). Each arm
 sweeps its own learning rate on seed 0 (extended past the grid while the best is at an edge),
-picks it on valid {name}, then runs the remaining seeds at it. Test is scored once per run,
-with the weights of the epoch with the best valid {name}. {reference} Rows are the chosen
+picks it on valid {name}, then runs the remaining seeds at it{reused}. Test is scored once
+per run, with the weights of the epoch with the best valid {name}. {reference} Rows are the chosen
 runs, mean ± std over seeds; "best ep" lists each seed's chosen epoch; minutes are per run,
 with `--jobs` runs sharing the cores.
 """
@@ -298,7 +299,13 @@ def write_outputs(records, budget, backbone_names, command, out):
     reference = REFERENCES[budget.problem_type].format(
         features=FEATURES[features or "word"].description
     )
-    how_to_read = HOW_TO_READ.format(name=FIGURES[budget.problem_type].name, reference=reference)
+    reused = "".join(
+        f"; {target} sweeps nothing: each arm runs every seed at the rate it chose on {source}"
+        for target, source in budget.rates_from.items()
+        if target in budget.train_files
+    )
+    chosen_on = budget.selection_metric.removeprefix("valid_").replace("_f1", "-F1")
+    how_to_read = HOW_TO_READ.format(name=chosen_on, reference=reference, reused=reused)
     bundles = sorted({r["bundle"] for r in records if r["arm"] == "pretrained" and r.get("bundle")})
     pretraining = reports.pretrain_markdown(reports.pretrain_rows(bundles)) if bundles else "–"
     with open(out + ".md", "w", encoding="utf-8") as f:

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from absl import logging
 
+import backbones
 import pretrain_tasks
 from bert_tf import backbone_source, bundle, cluster, distribution, run_state, weights_file
 from bert_tf.corpus_files import corpus_paths, file_identity, scan_corpus
@@ -55,10 +56,13 @@ class PretrainConfig(RunConfig):
     )
     output_dir: str = setting("runs/pretrain", "Where the bundle, checkpoints and logs go.")
     tasks: tuple = setting(
-        ("masked_lm",),
-        "Pretraining tasks, comma-separated. Default: masked LM alone, on single segments "
-        "packed from a document's sentences; it beat masked LM + next_sentence per CPU-minute "
-        "(docs/benchmarks/quality_per_minute.md).",
+        (),
+        "Pretraining tasks, comma-separated. Default: the backbone's ("
+        + "; ".join(
+            f"{name}: {','.join(cls.DEFAULT_PRETRAIN_TASKS)}"
+            for name, cls in sorted(backbones.BACKBONES.items())
+        )
+        + "), the recipe that measured best for it per CPU-minute.",
         _task_names,
     )
     task_loss_weights: dict = setting(
@@ -179,9 +183,24 @@ def run_pretraining(config: PretrainConfig) -> dict:
         InputError: bad flags, input files or bundle.
         TrainingError: the loss became NaN or infinite, or a worker was lost.
     """
+    config = with_backbone_tasks(config)
     config.validate()  # before the policy is set: it checks the policy's name too
     with run_state.dtype_policy(config.dtype_policy):
         return _run_pretraining(config)
+
+
+def with_backbone_tasks(config: PretrainConfig) -> PretrainConfig:
+    """`config` with `tasks` set to its backbone's `DEFAULT_PRETRAIN_TASKS` when none is given
+    (with `init_checkpoint`, the bundle's backbone)."""
+    if config.tasks:
+        return config
+    if config.init_checkpoint:
+        name = bundle.read_bundle_config(config.init_checkpoint)["backbone"]["name"]
+    else:
+        name = config.chosen("backbone")
+    tasks = tuple(backbones.get(name).DEFAULT_PRETRAIN_TASKS)
+    logging.info("--tasks=%s (the %s backbone's default)", ",".join(tasks), name)
+    return dataclasses.replace(config, tasks=tasks)
 
 
 def _run_pretraining(config):

@@ -64,6 +64,8 @@ def test_report_gives_mean_std_and_gain():
     assert "more than twice the std met" in report
     assert "| none | tfidf_lr | – | C=10 |" in report
     assert "pretrained vs. TF-IDF + logistic regression: 0.5100 vs. 0.4500" in report
+    # Macro-F1 counts too: 0.1 against TF-IDF's 0.1 is not above.
+    assert "0.1000 vs. 0.1000 test macro-F1 (not above on both)" in report
 
 
 def test_report_says_when_the_gain_target_is_missed():
@@ -411,6 +413,13 @@ def test_a_set_reusing_anothers_rates_runs_every_seed_at_the_rate_each_arm_chose
     assert (
         sum("_train_pretrained" in name or "_train_scratch" in name for name in seen["started"])
         == 6
+    )
+    write_outputs(records, budget, ["transformer"], "the command", str(tmp_path / "report"))
+    with open(tmp_path / "report.md", encoding="utf-8") as f:
+        how_to_read = f.read()
+    assert "picks it on valid mean-F1" in how_to_read
+    assert "train.txt sweeps nothing: each arm runs every seed at the rate it chose on " in (
+        how_to_read
     )
 
 
