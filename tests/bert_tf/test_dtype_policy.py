@@ -7,13 +7,11 @@ import finetuning_support as support
 import keras
 import numpy as np
 import pytest
-from tiny_configs import tiny_overrides
 
 import backbones
 from bert_tf import bundle, weights_file
 from bert_tf.errors import InputError
 from bert_tf.finetuning import FinetuneConfig, run_finetuning
-from bert_tf.pretraining import PretrainConfig, run_pretraining
 from bert_tf.run_state import dtype_policy
 
 BACKBONE_NAMES = sorted(backbones.BACKBONES)
@@ -23,33 +21,20 @@ BACKBONE_NAMES = sorted(backbones.BACKBONES)
 def test_a_mixed_bfloat16_run_trains_both_stages_keeps_float32_weights_and_restores_the_policy(
     tmp_path, backbone_name
 ):
-    corpus = support.write_subset(tmp_path / "corpus.txt", "corpus.txt", 120)
-    summary = run_pretraining(
-        PretrainConfig(
-            corpus=corpus,
-            output_dir=str(tmp_path / "bundle"),
-            backbone=backbone_name,
-            backbone_overrides=tiny_overrides(backbone_name),
-            num_train_steps=4,
-            vocab_size=200,
-            max_seq_length=32,
-            batch_size=8,
-            dtype_policy="mixed_bfloat16",
-        )
-    )
+    bundle_dir = support.make_tiny_bundle(tmp_path, backbone_name, dtype_policy="mixed_bfloat16")
     assert keras.config.dtype_policy().name == "float32"
-    masked_lm = summary["tasks"]["masked_lm"]
-    assert np.isfinite(masked_lm["start_loss"]) and np.isfinite(masked_lm["end_loss"])
-    weights = weights_file.read_weights(
-        os.path.join(tmp_path / "bundle", bundle.BACKBONE_WEIGHTS_FILE)
-    )
+    summary = support.read_config(bundle_dir)["training_summary"]
+    for task in backbones.get(backbone_name).DEFAULT_PRETRAIN_TASKS:
+        losses = summary["tasks"][task]
+        assert np.isfinite(losses["start_loss"]) and np.isfinite(losses["end_loss"])
+    weights = weights_file.read_weights(os.path.join(bundle_dir, bundle.BACKBONE_WEIGHTS_FILE))
     assert {str(array.dtype) for array in weights.values()} == {"float32"}
 
     results = run_finetuning(
         FinetuneConfig(
             **support.labeled_files(tmp_path / "labeled"),
             output_dir=str(tmp_path / "finetuned"),
-            init_checkpoint=str(tmp_path / "bundle"),
+            init_checkpoint=bundle_dir,
             epochs=1,
             batch_size=8,
             max_seq_length=32,
@@ -63,20 +48,10 @@ def test_a_mixed_bfloat16_run_trains_both_stages_keeps_float32_weights_and_resto
 
 @pytest.mark.parametrize("tasks", [("masked_lm", "next_sentence"), ("replaced_token_detection",)])
 def test_every_pretraining_task_takes_its_loss_in_float32_under_mixed_bfloat16(tmp_path, tasks):
-    corpus = support.write_subset(tmp_path / "corpus.txt", "corpus.txt", 120)
-    summary = run_pretraining(
-        PretrainConfig(
-            corpus=corpus,
-            output_dir=str(tmp_path / "bundle"),
-            backbone_overrides=tiny_overrides("transformer"),
-            tasks=tasks,
-            num_train_steps=3,
-            vocab_size=200,
-            max_seq_length=32,
-            batch_size=8,
-            dtype_policy="mixed_bfloat16",
-        )
+    bundle_dir = support.make_tiny_bundle(
+        tmp_path, "transformer", tasks=tasks, num_train_steps=3, dtype_policy="mixed_bfloat16"
     )
+    summary = support.read_config(bundle_dir)["training_summary"]
     for task in tasks:
         assert np.isfinite(summary["tasks"][task]["end_loss"])
 

@@ -48,26 +48,25 @@ def labeled_files(directory, train=100, valid=24, test=24) -> dict:
     }
 
 
-def make_tiny_bundle(directory, backbone_name: str, corpus_lines: int = 120) -> str:
-    """Pretrains a tiny backbone for 5 steps on the start of the shipped corpus; returns the
-    bundle directory."""
+def make_tiny_bundle(directory, backbone_name: str, corpus_lines: int = 120, **changes) -> str:
+    """Pretrains a tiny backbone for 5 steps on the start of the shipped corpus (`changes`
+    override `PretrainConfig` settings); returns the bundle directory."""
     directory = str(directory)
     os.makedirs(directory, exist_ok=True)
     corpus = write_subset(os.path.join(directory, "corpus.txt"), "corpus.txt", corpus_lines)
-    run_pretraining(
-        PretrainConfig(
-            corpus=corpus,
-            output_dir=os.path.join(directory, "bundle"),
-            backbone=backbone_name,
-            backbone_overrides=tiny_overrides(backbone_name),
-            num_train_steps=5,
-            vocab_size=200,
-            max_seq_length=32,
-            batch_size=8,
-            checkpoint_every=100,
-            log_every=100,
-        )
+    settings = dict(
+        corpus=corpus,
+        output_dir=os.path.join(directory, "bundle"),
+        backbone=backbone_name,
+        backbone_overrides=tiny_overrides(backbone_name),
+        num_train_steps=5,
+        vocab_size=200,
+        max_seq_length=32,
+        batch_size=8,
+        checkpoint_every=100,
+        log_every=100,
     )
+    run_pretraining(PretrainConfig(**{**settings, **changes}))
     return os.path.join(directory, "bundle")
 
 
