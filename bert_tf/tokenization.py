@@ -16,9 +16,10 @@ from typing import Iterable
 
 import tensorflow as tf
 import tensorflow_text as tf_text
-from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
+from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
+from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib
 
-from bert_tf import atomic_write
+from bert_tf import atomic_write, wordpiece_learner
 from bert_tf.errors import InputError
 
 #: BERT's special tokens, in the order `learn_vocabulary` puts them at ids 0-4.
@@ -219,8 +220,9 @@ def learn_vocabulary(
     Args:
         texts: iterable of str. The corpus, e.g. its sentences.
         config: TokenizerConfig. The kind decides the method: tensorflow-text's wordpiece
-            learner (`vocabulary_size` is its target), or whitespace tokens seen at least
-            `min_count` times (the most frequent `vocabulary_size` of them).
+            algorithm (`wordpiece_learner`; `vocabulary_size` is its target), or whitespace
+            tokens seen at least `min_count` times (the most frequent `vocabulary_size` of
+            them).
         vocabulary_size: int. Upper bound on the vocabulary size, special tokens included.
         min_count: int. Whitespace mode: the least number of occurrences to keep a token.
 
@@ -230,12 +232,11 @@ def learn_vocabulary(
     dataset = tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string)).batch(4096)
     dataset = dataset.map(lambda batch: normalize(batch, config))
     if config.kind == "wordpiece":
-        vocabulary = bert_vocab_from_dataset.bert_vocab_from_dataset(
-            dataset.prefetch(tf.data.AUTOTUNE),
-            vocab_size=vocabulary_size,
-            reserved_tokens=list(SPECIAL_TOKENS),
-            bert_tokenizer_params={"lower_case": False},
-        )
+        # As `bert_vocab_from_dataset`: BERT's word split, then the wordpiece learner (the same
+        # vocabulary as tensorflow-text's, several times faster).
+        words = dataset.map(BasicTokenizer(lower_case=False).tokenize)
+        word_counts = wordpiece_tokenizer_learner_lib.count_words(words.prefetch(tf.data.AUTOTUNE))
+        vocabulary = wordpiece_learner.learn(word_counts, vocabulary_size, list(SPECIAL_TOKENS))
         # The learner keeps reserved tokens first and may add them again among the pieces.
         seen = set()
         vocabulary = [t for t in vocabulary if not (t in seen or seen.add(t))]
