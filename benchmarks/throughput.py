@@ -10,7 +10,10 @@ run measures the fp32 matmul peak; masked-LM training tokens/s of both backbones
 mini on the real corpus and on full-length batches, and of keras-hub's BERT at the same
 Transformer sizes (`benchmarks/keras_hub_reference.py`; the two alternate in every round, the
 TextCNN runs in the first only); the input pipeline, fine-tuning, prediction and vocabulary
-learning alone; seconds per step against sequence length and batch size. Writes `<out>.json`,
+learning alone; seconds per step against sequence length and batch size. Everything runs under
+one Keras dtype policy (`--dtype_policy`: keras-hub's models take it as the engine's do), and the
+matmul peak is measured in its compute precision, so MFU is against the peak of the precision the
+matmuls run in. Writes `<out>.json`,
 `<out>.md`, `<out>.png`. About 40 minutes on 2 cores with the defaults; `--smoke` shrinks
 everything for the test.
 """
@@ -42,7 +45,7 @@ from benchmarks.throughput_report import (
     find_row,
     write_outputs,
 )
-from bert_tf import tokenization
+from bert_tf import run_state, tokenization
 from bert_tf.batching import pad_batch
 from bert_tf.classification_data import classification_dataset, encode_texts
 from bert_tf.classifier import MultiLabelClassifier, prior_log_odds
@@ -55,6 +58,7 @@ from bert_tf.prediction import predict_probabilities
 from bert_tf.pretraining import PretrainConfig
 from bert_tf.pretraining_data import pretraining_dataset, tokenize_corpus
 from bert_tf.pretraining_model import PretrainingModel
+from bert_tf.run_config import DTYPE_POLICIES
 from bert_tf.trainer import Trainer
 
 ISSUE_ESTIMATE = (4900, 23e6)  # "mini at 4.9k tokens/s does roughly 23 MFLOP a token"
@@ -78,6 +82,7 @@ class Plan:
     cost_lengths: tuple = (64, 128, 256, 512)
     cost_batches: tuple = (8, 16, 32, 64, 128)
     corpus_sentences: int = 0  # the corpus's first sentences only; 0: all
+    dtype_policy: str = "float32"  # Keras's global policy for every measurement
 
     def corpus(self, path):
         """The corpus at `path`, cut to `corpus_sentences` sentences if set."""
@@ -131,12 +136,13 @@ def flops_per_token(name, config, length):
     return {"forward": forward, "training": 3 * forward}
 
 
-def matmul_peak(sizes, count, repeats=3):
-    """Best fp32 GFLOP/s of `count` chained square matmuls in a `tf.function`, by size."""
+def matmul_peak(sizes, count, dtype="float32", repeats=3):
+    """Best GFLOP/s of `count` chained square `dtype` matmuls in a `tf.function`, by size."""
     by_size = {}
     for n in sizes:
-        x = tf.random.normal([n, n])
+        x = tf.cast(tf.random.normal([n, n]), dtype)
         q, _ = tf.linalg.qr(tf.random.normal([n, n]))  # orthogonal: values neither grow nor fade
+        q = tf.cast(q, dtype)
 
         @tf.function
         def chain(x, q=q):
@@ -147,7 +153,8 @@ def matmul_peak(sizes, count, repeats=3):
         chain(x).numpy()
         best = min(_seconds(lambda: chain(x).numpy()) for _ in range(repeats))
         by_size[str(n)] = 2 * n**3 * count / best / 1e9
-    return {"gflops": max(by_size.values()), "by_size": by_size, "count": count, "repeats": repeats}
+    peak = dict(gflops=max(by_size.values()), by_size=by_size, count=count, repeats=repeats)
+    return dict(peak, dtype=dtype)
 
 
 def _seconds(fn):
@@ -565,7 +572,13 @@ def targets(results):
 
 
 def run(args, plan, say):
-    """Every measurement in order; the results the report is written from."""
+    """Every measurement in order, under the plan's dtype policy; the results the report is
+    written from."""
+    with run_state.dtype_policy(plan.dtype_policy):
+        return _run(args, plan, say)
+
+
+def _run(args, plan, say):
     started = time.perf_counter()
     version, note = (None, "--skip_keras_hub was given") if args.skip_keras_hub else hub.version()
     settings = dict(dataclasses.asdict(plan), mini_schedule=plan.schedule("mini"))
@@ -580,7 +593,8 @@ def run(args, plan, say):
     environment["date"] = datetime.datetime.now().isoformat(timespec="seconds")
     results = dict(settings=settings, environment=environment, keras_hub_note=note)
     say("matmul peak")
-    results["matmul_peak"] = peak = matmul_peak(plan.matmul_sizes, plan.matmul_count)
+    compute_dtype = keras.config.dtype_policy().compute_dtype
+    results["matmul_peak"] = peak = matmul_peak(plan.matmul_sizes, plan.matmul_count, compute_dtype)
     corpus = plan.corpus(os.path.join(args.data_dir, args.corpus_file))
     say("vocabulary")
     vocabulary, results["vocabulary"] = corpus_vocabulary(args, plan, corpus, bool(version))
@@ -614,6 +628,12 @@ def main(argv=None):
     add("--skip_keras_hub", action="store_true", help="Measure the engine alone.")
     add("--skip_vocabulary", action="store_true", help="Do not time vocabulary learning.")
     add("--vocab_file", help="With --skip_vocabulary: the vocab.txt to use.")
+    add(
+        "--dtype_policy",
+        default="float32",
+        choices=DTYPE_POLICIES,
+        help="Keras dtype policy of every measurement, the engine's and keras-hub's alike.",
+    )
     add("--smoke", action="store_true", help="Tiny models, sizes and step counts, for the test.")
     args = parser.parse_args(argv)
     if args.vocab_file and not args.skip_vocabulary:
@@ -624,7 +644,8 @@ def main(argv=None):
     missing = [name for name in needed if not os.path.isfile(os.path.join(args.data_dir, name))]
     if missing:
         parser.error(f"--data_dir={args.data_dir} lacks {', '.join(missing)}")
-    plan = Plan(args.warmup_steps, args.steps, args.rounds, **(SMOKE if args.smoke else {}))
+    sizes = SMOKE if args.smoke else {}
+    plan = Plan(args.warmup_steps, args.steps, args.rounds, **sizes, dtype_policy=args.dtype_policy)
     command = " ".join(
         ["python -m benchmarks.throughput", *(sys.argv[1:] if argv is None else argv)]
     )

@@ -25,9 +25,9 @@ REPORT = """\
 {env[date]}; {env[cpu_count]} CPUs; TensorFlow {env[tensorflow]}, tensorflow-text
 {env[tensorflow_text]}, Keras {env[keras]} ({env[keras_backend]}), keras-hub {keras_hub}. Masked
 LM only, batch {s[batch_size]}, sequence length {s[length]}, {predictions} masked positions per
-sequence. Timed steps per training measurement: {s[steps]} after {s[warmup_steps]} warm-up
-steps{mini}. {s[rounds]} round(s), the engine and keras-hub alternating in each. The whole run
-took {minutes:.1f} minutes.
+sequence; Keras dtype policy {s[dtype_policy]} for both engines. Timed steps per training
+measurement: {s[steps]} after {s[warmup_steps]} warm-up steps{mini}. {s[rounds]} round(s), the
+engine and keras-hub alternating in each. The whole run took {minutes:.1f} minutes.
 
 ## What this shows
 
@@ -38,8 +38,8 @@ took {minutes:.1f} minutes.
 {targets}
 ## Matmul peak
 
-fp32 `tf.matmul` of square n × n matrices, {peak[count]} chained in a `tf.function`, best of
-{peak[repeats]} runs; the peak is the best size's, {peak[gflops]:.1f} GFLOP/s.
+{peak[dtype]} `tf.matmul` of square n × n matrices, {peak[count]} chained in a `tf.function`,
+best of {peak[repeats]} runs; the peak is the best size's, {peak[gflops]:.1f} GFLOP/s.
 
 {peak_table}
 ## Training
@@ -168,7 +168,8 @@ def what_this_shows(results):
         row = find_row(results["training_summary"], "project", "transformer", "mini", kind)
         if row:
             out.append(
-                f"The mini Transformer uses {row['mfu']:.0%} of the measured fp32 matmul peak on "
+                f"The mini Transformer uses {row['mfu']:.0%} of the measured "
+                f"{results['matmul_peak']['dtype']} matmul peak on "
                 f"the {name} (target {TARGETS['mfu']:.0%})."
             )
     ratio = results["parts"]["input_pipeline"]["ratio_to_tiny_step"]

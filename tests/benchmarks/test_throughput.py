@@ -1,12 +1,17 @@
 """The throughput benchmark: a smoke run end to end on the shipped sample, and the FLOP count."""
 
+import importlib.util
 import json
 import math
 import os
 
+import keras
 import pytest
 
+import backbones
+from benchmarks import keras_hub_reference as hub
 from benchmarks import throughput
+from bert_tf import run_state
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECTIONS = (
@@ -131,3 +136,21 @@ def test_step_clock_times_between_the_marks_it_got():
     assert clock.rate(100) == (60 / 3.0, 60)
     with pytest.raises(RuntimeError):
         clock.rate(160)
+
+
+def test_matmul_peak_in_the_policy_compute_precision():
+    peak = throughput.matmul_peak((32,), 2, "bfloat16", repeats=1)
+    assert peak["dtype"] == "bfloat16" and peak["gflops"] > 0
+
+
+def test_both_engines_build_under_the_run_dtype_policy():
+    plan = throughput.Plan(**throughput.SMOKE)
+    config = throughput.model_config("transformer", 400, "tiny", plan)
+    engines = {"project": lambda: backbones.build("transformer", config)}
+    if importlib.util.find_spec("keras_hub"):
+        engines["keras_hub"] = lambda: hub.masked_lm_model(config, 1e-3, 0.01).backbone
+    for engine, build in engines.items():
+        with run_state.dtype_policy("mixed_bfloat16"):
+            model = build()
+        assert model.dtype_policy.name == "mixed_bfloat16", engine
+        assert keras.config.dtype_policy().name == "float32"
