@@ -2,17 +2,18 @@
 
     python -m benchmarks.ab_step OLD_CHECKOUT NEW_CHECKOUT --out=docs/benchmarks/ab_NAME
     python -m benchmarks.ab_step . . --policies=float32,mixed_bfloat16 --out=...
+    python -m benchmarks.ab_step . . --jit_compile=0,1 --out=...
 
 Each measurement is a fresh worker process run in its side's checkout (its cwd and the head
 of its sys.path, so that checkout's `backbones/` and `benchmarks/` are imported, not the
-installed ones), under its side's Keras dtype policy, with TensorFlow and OpenMP capped at
-`--threads`. The worker builds and trains the model as `benchmarks/throughput.py` does for
-its full-length figures: random token ids in full batches (`batch_size` x `length`, no
-padding; the ids' values do not change the cost), the project's `PretrainingModel` with the
-masked-LM task, optimizer and training step; steps/s over the timed steps after the warm-up.
-In every round each size runs A then B, so that drift in the machine hits both sides. It
-prints each measurement, then per size the median steps/s of each side and B / A, and writes
-`<out>.json` and `<out>.md`. Run it on an otherwise idle machine.
+installed ones), under its side's Keras dtype policy and XLA setting, with TensorFlow and
+OpenMP capped at `--threads`. The worker builds and trains the model as
+`benchmarks/throughput.py` does for its full-length figures: random token ids in full batches
+(`batch_size` x `length`, no padding; the ids' values do not change the cost), the project's
+`PretrainingModel` with the masked-LM task, optimizer and training step; steps/s over the timed
+steps after the warm-up. In every round each size runs A then B, so that drift in the machine
+hits both sides. It prints each measurement, then per size the median steps/s of each side and
+B / A, and writes `<out>.json` and `<out>.md`. Run it on an otherwise idle machine.
 """
 
 import argparse
@@ -61,24 +62,29 @@ def worker(args):
     )
     dataset = full_length_dataset(ids, tasks, args.batch_size, args.length)
     config = model_config("transformer", args.vocabulary_size, args.size, plan)
-    rate, timed = project_training("transformer", config, tasks, dataset, args.warmup, args.steps)
+    xla = {"jit_compile": True} if args.jit else {}  # an older checkout may not take it
+    rate, timed = project_training(
+        "transformer", config, tasks, dataset, args.warmup, args.steps, **xla
+    )
     record = dict(steps_per_second=rate, timed_steps=timed, config=config)
     print("RESULT " + json.dumps(record), flush=True)
 
 
 def measure(side, size, args):
-    """Runs a worker for `side` (checkout, policy) at `size`; its record."""
-    checkout, policy = side
+    """Runs a worker for `side` (checkout, policy, jit) at `size`; its record."""
+    checkout, policy, jit = side
     # This file, not the checkout's copy: an older checkout may not have one.
     command = [sys.executable, os.path.abspath(__file__), "--worker", "--size", size]
-    command += ["--policy", policy]
+    command += ["--policy", policy] + (["--jit"] if jit else [])
     for flag in ("warmup", "steps", "batch_size", "length", "vocabulary_size"):
         command += [f"--{flag}", str(getattr(args, flag))]
     env = {**os.environ, **thread_env(args.threads), "PYTHONPATH": checkout}
     done = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode or not lines:
-        raise SystemExit(f"worker in {checkout} ({size}, {policy}) failed:\n{done.stderr[-4000:]}")
+        raise SystemExit(
+            f"worker in {checkout} ({size}, {policy}, jit {jit}) failed:\n{done.stderr[-4000:]}"
+        )
     return json.loads(lines[-1][len("RESULT ") :])
 
 
@@ -129,7 +135,8 @@ def markdown(result, command):
         "",
     ]
     for name, side in result["sides"].items():
-        lines.append(f"- {name}: `{side['checkout']}` at {side['revision']}, {side['policy']}")
+        xla = ", XLA" if side["jit_compile"] else ""
+        lines.append(f"- {name}: `{side['checkout']}` at {side['revision']}, {side['policy']}{xla}")
     lines += [
         "",
         "| size | round | A steps/s | B steps/s | B / A |",
@@ -166,6 +173,11 @@ def main(argv=None):
         default="float32,float32",
         help=f"A's and B's Keras dtype policies, comma-separated, each one of {DTYPE_POLICIES}.",
     )
+    add(
+        "--jit_compile",
+        default="0,0",
+        help="A's and B's XLA compilation of the step (0 or 1), comma-separated.",
+    )
     add("--rounds", type=int, default=3, help="Measurements of each side per size.")
     add("--warmup", type=int, default=10, help="Untimed steps first.")
     add("--steps", type=int, default=30, help="Timed steps.")
@@ -178,18 +190,21 @@ def main(argv=None):
     add("--worker", action="store_true", help=argparse.SUPPRESS)
     add("--size", help=argparse.SUPPRESS)
     add("--policy", default="float32", help=argparse.SUPPRESS)
+    add("--jit", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)
-    policies = args.policies.split(",")
+    policies, jits = args.policies.split(","), args.jit_compile.split(",")
     if len(args.checkouts) != 2 or len(policies) != 2:
         parser.error("give two checkouts and two --policies")
+    if len(jits) != 2 or not set(jits) <= {"0", "1"}:
+        parser.error(f"--jit_compile={args.jit_compile}: expected two of 0 and 1, e.g. 0,1")
     unknown = [p for p in policies if p not in DTYPE_POLICIES]
     if unknown:
         parser.error(f"--policies: unknown {unknown}; expected {DTYPE_POLICIES}")
     sides = {
-        name: (os.path.abspath(checkout), policy)
-        for name, checkout, policy in zip("AB", args.checkouts, policies)
+        name: (os.path.abspath(checkout), policy, jit == "1")
+        for name, checkout, policy, jit in zip("AB", args.checkouts, policies, jits)
     }
     sizes = args.sizes.split(",")
     records = []
@@ -204,10 +219,14 @@ def main(argv=None):
                 )
     result = dict(
         sides={
-            name: dict(checkout=checkout, revision=revision(checkout), policy=policy)
-            for name, (checkout, policy) in sides.items()
+            name: dict(
+                checkout=checkout, revision=revision(checkout), policy=policy, jit_compile=jit
+            )
+            for name, (checkout, policy, jit) in sides.items()
         },
-        settings={k: v for k, v in vars(args).items() if k not in ("worker", "size", "policy")},
+        settings={
+            k: v for k, v in vars(args).items() if k not in ("worker", "size", "policy", "jit")
+        },
         records=records,
         summary=summarize(records, sizes),
     )

@@ -226,16 +226,19 @@ def pipeline_stats(dataset, num_batches):
     }, shapes
 
 
-def _train(model, optimizer, dataset, warmup, steps, log_every=None):
+def _train(model, optimizer, dataset, warmup, steps, log_every=None, jit_compile=False):
     """Trains with the project's `Trainer` into a temporary directory; (steps/s, steps) of the
     timed window, which ends before the final checkpoint is written. `on_step` comes only at
     the warm-up's end and at log lines, so the trainer runs its steps in groups as it does in
-    a real run (where log lines end its groups)."""
+    a real run (where log lines end its groups). `jit_compile`: the step compiled with XLA."""
     log_every = log_every or PretrainConfig().log_every
     clock = StepClock()
     with tempfile.TemporaryDirectory() as directory:
         strategy = tf.distribute.get_strategy()
-        trainer = Trainer.in_output_dir(model, optimizer, strategy, directory, "benchmark")
+        config = PretrainConfig(jit_compile=jit_compile)
+        trainer = Trainer.in_output_dir(
+            model, optimizer, strategy, directory, "benchmark", config=config
+        )
         every = math.gcd(warmup, log_every)
         trainer.train(
             dataset,
@@ -248,8 +251,9 @@ def _train(model, optimizer, dataset, warmup, steps, log_every=None):
     return clock.rate(warmup)
 
 
-def project_training(name, config, tasks, dataset, warmup, steps):
-    """Masked-LM pretraining steps/s, the model built as `bert_tf.pretraining` builds it."""
+def project_training(name, config, tasks, dataset, warmup, steps, jit_compile=False):
+    """Masked-LM pretraining steps/s, the model built as `bert_tf.pretraining` builds it (the
+    step compiled with XLA if `jit_compile`)."""
     defaults = PretrainConfig()
     keras.utils.set_random_seed(defaults.seed)
     with tf.distribute.get_strategy().scope():
@@ -259,7 +263,7 @@ def project_training(name, config, tasks, dataset, warmup, steps):
             defaults.learning_rate, warmup + steps, warmup, defaults.weight_decay
         )
         optimizer.build(model.trainable_variables)
-    return _train(model, optimizer, dataset, warmup, steps)
+    return _train(model, optimizer, dataset, warmup, steps, jit_compile=jit_compile)
 
 
 def keras_hub_training(config, dataset, warmup, steps):

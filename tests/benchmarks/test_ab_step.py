@@ -32,6 +32,8 @@ def test_summary_gives_medians_the_ratio_and_the_rounds_b_won():
         (["."], "two checkouts"),
         ([".", ".", "--policies=float32"], "two checkouts"),
         ([".", ".", "--policies=float32,mixed_float16"], "mixed_float16"),
+        ([".", ".", "--jit_compile=1"], "--jit_compile=1"),
+        ([".", ".", "--jit_compile=0,yes"], "--jit_compile=0,yes"),
     ],
 )
 def test_bad_sides_are_refused(argv, message, capsys):
@@ -41,18 +43,20 @@ def test_bad_sides_are_refused(argv, message, capsys):
 
 
 @pytest.mark.slow
-def test_a_two_policy_run_writes_both_sides_records_and_report(tmp_path):
+def test_a_run_writes_both_sides_records_and_report(tmp_path):
     out = str(tmp_path / "ab")
     ab_step.main(
-        [".", ".", "--policies=float32,mixed_bfloat16", "--sizes=tiny", "--rounds=1"]
+        [".", ".", "--policies=float32,mixed_bfloat16", "--jit_compile=0,1", "--sizes=tiny"]
+        + ["--rounds=1"]
         + ["--warmup=1", "--steps=2", "--batch_size=4", "--length=16", "--vocabulary_size=300"]
         + [f"--out={out}"]
     )
     with open(out + ".json", encoding="utf-8") as f:
         result = json.load(f)
     assert [s["policy"] for s in result["sides"].values()] == ["float32", "mixed_bfloat16"]
+    assert [s["jit_compile"] for s in result["sides"].values()] == [False, True]
     assert [(r["side"], r["size"]) for r in result["records"]] == [("A", "tiny"), ("B", "tiny")]
     assert all(r["steps_per_second"] > 0 and r["timed_steps"] >= 1 for r in result["records"])
     with open(out + ".md", encoding="utf-8") as f:
         report = f.read()
-    assert "mixed_bfloat16" in report and "| tiny | 1 |" in report
+    assert "mixed_bfloat16, XLA" in report and "| tiny | 1 |" in report
