@@ -6,16 +6,15 @@
 `--data_dir` holds the raw corpus (`--corpus_file`, default `pretrain.txt`: one sentence a line,
 a blank line between documents), a labeled train file (`--train_file`, default
 `train_small.txt`) and `valid.txt`, fastText format, as `../shared/data/debian-tags` does. One
-run measures the fp32 matmul peak; masked-LM training tokens/s of both backbones at tiny and
-mini on the real corpus and on full-length batches, and of keras-hub's BERT at the same
-Transformer sizes (`benchmarks/keras_hub_reference.py`; the two alternate in every round, the
-TextCNN runs in the first only); the input pipeline, fine-tuning, prediction and vocabulary
-learning alone; seconds per step against sequence length and batch size. Everything runs under
-one Keras dtype policy (`--dtype_policy`: keras-hub's models take it as the engine's do), and the
-matmul peak is measured in its compute precision, so MFU is against the peak of the precision the
-matmuls run in. Writes `<out>.json`,
-`<out>.md`, `<out>.png`. About 40 minutes on 2 cores with the defaults; `--smoke` shrinks
-everything for the test.
+run measures the matmul peak; masked-LM training tokens/s of both backbones at tiny and mini on
+the real corpus and on full-length batches, and of keras-hub's BERT at the same Transformer
+sizes (`benchmarks/keras_hub_reference.py`; the two alternate in every round, the TextCNN runs
+in the first only); the input pipeline, fine-tuning, prediction and vocabulary learning alone;
+seconds per step against sequence length and batch size. Everything runs under one Keras dtype
+policy (`--dtype_policy`; keras-hub's models take it as the engine's do), and the matmul peak is
+measured in its compute precision, so MFU is against the peak of the precision the matmuls run
+in. Writes `<out>.json`, `<out>.md`, `<out>.png`. About an hour on 2 cores with the defaults,
+half that with `--steps=150 --warmup_steps=50`; `--smoke` shrinks everything for the test.
 """
 
 import argparse
@@ -153,8 +152,8 @@ def matmul_peak(sizes, count, dtype="float32", repeats=3):
         chain(x).numpy()
         best = min(_seconds(lambda: chain(x).numpy()) for _ in range(repeats))
         by_size[str(n)] = 2 * n**3 * count / best / 1e9
-    peak = dict(gflops=max(by_size.values()), by_size=by_size, count=count, repeats=repeats)
-    return dict(peak, dtype=dtype)
+    best = max(by_size.values())
+    return dict(gflops=best, by_size=by_size, count=count, repeats=repeats, dtype=dtype)
 
 
 def _seconds(fn):
@@ -648,8 +647,8 @@ def main(argv=None):
     missing = [name for name in needed if not os.path.isfile(os.path.join(args.data_dir, name))]
     if missing:
         parser.error(f"--data_dir={args.data_dir} lacks {', '.join(missing)}")
-    sizes = SMOKE if args.smoke else {}
-    plan = Plan(args.warmup_steps, args.steps, args.rounds, **sizes, dtype_policy=args.dtype_policy)
+    smoke = SMOKE if args.smoke else {}
+    plan = Plan(args.warmup_steps, args.steps, args.rounds, **smoke, dtype_policy=args.dtype_policy)
     command = " ".join(
         ["python -m benchmarks.throughput", *(sys.argv[1:] if argv is None else argv)]
     )

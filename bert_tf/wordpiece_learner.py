@@ -13,9 +13,10 @@ The subtraction has a closed form: afterwards, a piece's count is the count of t
 longer piece it begins, from the longest down, leaves by induction just the suffixes equal to
 it.) So a round here counts the suffixes and keeps those counted at least the threshold, with no
 prefix enumerated; and the first round, whose split does not depend on the threshold, is
-counted once for the whole search. The search bounds, the input filters, the greedy split at the
-previous round's tokens and the final ordering are tensorflow-text's own code, called here; a
-test checks that both learners return the same list.
+counted once for the whole search. The greedy split at the previous round's tokens is
+`get_split_indices`'s, found by extending candidates along token prefixes. The search bounds,
+the input filters and the final ordering are tensorflow-text's own code, called here; tests
+check that both learners return the same list.
 """
 
 import collections
