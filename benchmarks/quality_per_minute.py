@@ -49,6 +49,11 @@ RECIPES = {
         "masked LM (15%) alone, packed as mlm, no dropout in pretraining",
         ("--tasks=masked_lm", "--dropout=0"),
     ),
+    "mlm_nodrop_packed": Recipe(
+        "masked LM (15%) alone, no dropout, sequences packed across documents with a [SEP] "
+        "between two (RoBERTa's full sentences)",
+        ("--tasks=masked_lm", "--dropout=0", "--pack_across_documents"),
+    ),
     "mlm_nodrop_mask25": Recipe(
         "masked LM (25%) alone, packed as mlm, no dropout in pretraining",
         ("--tasks=masked_lm", "--dropout=0", "--mask_rate=0.25", "--max_predictions_per_seq=32"),

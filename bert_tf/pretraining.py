@@ -19,7 +19,11 @@ from bert_tf.corpus_shards import (
 )
 from bert_tf.errors import InputError
 from bert_tf.optimization import create_optimizer
-from bert_tf.pretraining_data import PretrainingExamples, combine_layouts
+from bert_tf.pretraining_data import (
+    PretrainingExamples,
+    check_across_documents,
+    combine_layouts,
+)
 from bert_tf.pretraining_model import PretrainingModel
 from bert_tf.run_config import RunConfig, plugin_dict, setting
 from bert_tf.tokenization import SPECIAL_TOKENS, Tokenizer, TokenizerConfig, learn_vocabulary
@@ -91,6 +95,12 @@ class PretrainConfig(RunConfig):
     warmup_steps: int = setting(-1, "Linear warmup steps; -1 for 10% of the steps.")
     checkpoint_every: int = setting(500, "Steps between checkpoints.")
     log_every: int = setting(50, "Steps between TensorBoard summaries.")
+    pack_across_documents: bool = setting(
+        False,
+        "Let a sequence run on into the next documents, a [SEP] between two (RoBERTa's full "
+        "sentences), so sequences come full when documents are short. Tasks that need sentence "
+        "pairs (next_sentence) cannot use it.",
+    )
 
     RESUMABLE_CHANGES = (
         "resume",
@@ -109,7 +119,10 @@ class PretrainConfig(RunConfig):
     def validate(self) -> None:
         """Raises InputError for settings no run can use."""
         super().validate()
-        pairs = combine_layouts([pretrain_tasks.get(name) for name in self.tasks]).sentence_pairs
+        tasks = [pretrain_tasks.get(name) for name in self.tasks]
+        pairs = combine_layouts(tasks).sentence_pairs
+        if self.pack_across_documents:
+            check_across_documents(tasks)
         if self.max_seq_length < MIN_SEQ_LENGTH[pairs]:
             raise InputError(
                 f"--max_seq_length={self.max_seq_length} cannot hold "
@@ -249,6 +262,7 @@ def _train(config, strategy, start, output_dir, tokenizer, shards) -> dict:
         seed=config.seed,
         special_ids=tokenizer.special_ids,
         static_shapes=config.static_shapes,
+        across_documents=config.pack_across_documents,
     )
     schedule = _schedule(config, examples.examples_per_epoch)
     model, optimizer = _build_model(

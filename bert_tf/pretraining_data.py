@@ -10,6 +10,8 @@ the corpus.
 How examples are cut depends on the tasks (`ExampleLayout`): single segments `[CLS] A [SEP]`
 packed from consecutive sentences, or sentence pairs `[CLS] A [SEP] B [SEP]` with a share of
 random segments B, built only when some task (e.g. next-sentence prediction) asks for them.
+Single segments stay in one document unless `across_documents` lets them run on into the next
+ones, with a [SEP] between documents (RoBERTa's "full sentences").
 """
 
 import bisect
@@ -84,6 +86,17 @@ def combine_layouts(tasks: list) -> ExampleLayout:
             "use them in separate runs"
         )
     return next(iter(asking.values()), SINGLE_SEGMENT)
+
+
+def check_across_documents(tasks: list) -> None:
+    """Raises InputError if a task needs sentence pairs, which packing across documents (one
+    segment running over several documents) cannot give."""
+    names = [task.name for task in tasks if task.example_layout.sentence_pairs]
+    if names:
+        raise InputError(
+            f"--pack_across_documents packs single segments, but {', '.join(names)} needs "
+            "sentence pairs; leave one of them out"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,17 +216,54 @@ def single_segment_chunks(corpus: TokenizedCorpus, budget: int) -> tuple[np.ndar
     return piece_start[first].astype(np.int64), piece_stop[end - 1].astype(np.int64)
 
 
-def single_segment_tables(corpus: TokenizedCorpus, max_seq_length: int) -> dict:
+def join_documents(
+    corpus: TokenizedCorpus, separator_id: int
+) -> tuple[TokenizedCorpus, np.ndarray]:
+    """The corpus as a single document: `separator_id` ends every document but the last, as
+    the last token of its last sentence.
+
+    Returns:
+        (the joined TokenizedCorpus, np.ndarray bool [T'] marking the separators).
+    """
+    starts = corpus.sentence_starts
+    last_sentences = np.flatnonzero(np.diff(corpus.document_ids))  # of every document but the last
+    ends = starts[last_sentences + 1]
+    token_ids = np.insert(corpus.token_ids, ends, np.int32(separator_id))
+    shift = np.searchsorted(last_sentences, np.arange(len(starts)), "left")
+    is_separator = np.zeros(len(token_ids), bool)
+    is_separator[ends + np.arange(len(ends))] = True
+    joined = dataclasses.replace(
+        corpus,
+        token_ids=token_ids,
+        sentence_starts=(starts + shift).astype(np.int64),
+        document_ids=np.zeros_like(corpus.document_ids),
+    )
+    return joined, is_separator
+
+
+def single_segment_tables(
+    corpus: TokenizedCorpus, max_seq_length: int, separator_id: int | None = None
+) -> dict:
     """What `make_single_segment` reads of one corpus (or shard), computed once with NumPy.
 
     Chunk c is the c-th run of `single_segment_chunks`: as many consecutive whole sentences of
     one document as fit in `max_seq_length`: sequences come nearly full, and no token is dropped.
+    With `separator_id`, a chunk may run on into the next documents, with that token between
+    two documents (never at a chunk's ends): full sequences even when documents are short.
 
     Returns:
         dict of np.ndarray: `token_ids` int32 [T]; `chunk_start`, `chunk_stop` int64 [C].
     """
-    start, stop = single_segment_chunks(corpus, max_seq_length - _NUM_SPECIAL_IN_SINGLE)
-    return {"token_ids": corpus.token_ids, "chunk_start": start, "chunk_stop": stop}
+    budget = max_seq_length - _NUM_SPECIAL_IN_SINGLE
+    if separator_id is None:
+        start, stop = single_segment_chunks(corpus, budget)
+        return {"token_ids": corpus.token_ids, "chunk_start": start, "chunk_stop": stop}
+    joined, is_separator = join_documents(corpus, separator_id)
+    start, stop = single_segment_chunks(joined, budget)
+    stop = stop - is_separator[stop - 1]
+    start = start + is_separator[start]
+    kept = stop > start  # a piece that was a lone separator
+    return {"token_ids": joined.token_ids, "chunk_start": start[kept], "chunk_stop": stop[kept]}
 
 
 def make_single_segment_fn(special_ids: SpecialTokenIds = SpecialTokenIds()):
@@ -351,13 +401,16 @@ class PretrainingExamples:
         special_ids: SpecialTokenIds. The vocabulary's: [CLS], [SEP] and the padding.
         static_shapes: bool. Full batches padded to one of `batching.static_lengths`, so an
             accelerator compiles a bounded set of programs (`--static_shapes`).
+        across_documents: bool. Single segments run on into the next documents, separated by
+            [SEP], so sequences come full on a corpus of short documents
+            (`--pack_across_documents`).
 
     Attributes:
         examples_per_epoch: int. Chunks in all shards; each is one example per epoch.
 
     Raises:
-        InputError: if tasks ask for different pair layouts, or a task needs random segments
-            but the corpus has a single document.
+        InputError: if tasks ask for different pair layouts, a task needs random segments
+            but the corpus has a single document, or `across_documents` with sentence pairs.
     """
 
     def __init__(
@@ -369,6 +422,7 @@ class PretrainingExamples:
         seed: int,
         special_ids: SpecialTokenIds = SpecialTokenIds(),
         static_shapes: bool = False,
+        across_documents: bool = False,
     ):
         self.shards = [shards] if isinstance(shards, TokenizedCorpus) else shards
         self.tasks = list(tasks)
@@ -377,13 +431,19 @@ class PretrainingExamples:
         self.special_ids = special_ids
         self.static_shapes = static_shapes
         layout = combine_layouts(self.tasks)
+        if across_documents:
+            check_across_documents(self.tasks)
         if layout.sentence_pairs:
             self._tables = functools.partial(pair_tables, max_seq_length=max_seq_length)
             self._make_example = make_pair_fn(
                 max_seq_length, layout.random_next_rate, seed, special_ids
             )
         else:
-            self._tables = functools.partial(single_segment_tables, max_seq_length=max_seq_length)
+            self._tables = functools.partial(
+                single_segment_tables,
+                max_seq_length=max_seq_length,
+                separator_id=special_ids.sep if across_documents else None,
+            )
             self._make_example = make_single_segment_fn(special_ids)
         # A corpus of one shard is loaded and packed once, not in every epoch.
         self._shard = functools.lru_cache(maxsize=1)(lambda index: self.shards[index])
@@ -506,13 +566,14 @@ def pretraining_dataset(
     seed: int,
     start_step: int = 0,
     special_ids: SpecialTokenIds = SpecialTokenIds(),
+    across_documents: bool = False,
 ) -> tuple[tf.data.Dataset, int]:
     """The endless pretraining dataset of `PretrainingExamples`, and how many examples make one
     epoch.
 
     Args:
         corpus: TokenizedCorpus, or a sequence of them (shards).
-        tasks, max_seq_length, seed, special_ids: see `PretrainingExamples`.
+        tasks, max_seq_length, seed, special_ids, across_documents: see `PretrainingExamples`.
         batch_size, start_step: see `PretrainingExamples.dataset`.
 
     Returns:
@@ -522,6 +583,11 @@ def pretraining_dataset(
         InputError: see `PretrainingExamples`.
     """
     examples = PretrainingExamples(
-        corpus, tasks, max_seq_length=max_seq_length, seed=seed, special_ids=special_ids
+        corpus,
+        tasks,
+        max_seq_length=max_seq_length,
+        seed=seed,
+        special_ids=special_ids,
+        across_documents=across_documents,
     )
     return examples.dataset(batch_size, start_step=start_step), examples.examples_per_epoch

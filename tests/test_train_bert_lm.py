@@ -339,3 +339,31 @@ def test_a_bad_corpus_stops_the_run_before_any_file_is_written(
     with pytest.raises(InputError, match=expected):
         run_pretraining(tiny_config(corpus, tmp_path / "out", **given))
     assert not (tmp_path / "out").exists() or files_under(tmp_path / "out") == []
+
+
+def test_packing_across_documents_makes_fewer_fuller_sequences(small_corpus, tmp_path):
+    within, across = (
+        run_pretraining(
+            tiny_config(
+                small_corpus,
+                tmp_path / name,
+                tasks=("masked_lm",),
+                max_seq_length=128,  # a whole document fits: only packing across fills more
+                num_train_steps=10,
+                pack_across_documents=pack,
+            )
+        )
+        for name, pack in (("within", False), ("across", True))
+    )
+    # The same steps cover more of the corpus when sequences run on into the next documents.
+    assert across["epochs"] > 1.2 * within["epochs"], (across["epochs"], within["epochs"])
+    assert across["tasks"]["masked_lm"]["end_loss"] < across["tasks"]["masked_lm"]["start_loss"]
+
+
+def test_packing_across_documents_with_next_sentence_is_refused_before_any_work(
+    small_corpus, tmp_path
+):
+    config = tiny_config(small_corpus, tmp_path / "out", pack_across_documents=True)
+    with pytest.raises(InputError, match="next_sentence needs sentence pairs"):
+        run_pretraining(config)
+    assert not (tmp_path / "out").exists()

@@ -21,6 +21,7 @@ from bert_tf.pretraining_data import (
     PretrainingExamples,
     TokenizedCorpus,
     combine_layouts,
+    join_documents,
     pack_chunks,
     pretraining_dataset,
     single_segment_chunks,
@@ -265,11 +266,16 @@ def test_random_next_rate_is_one_half_with_next_sentence(tmp_path):
     assert abs(np.mean(labels) - 0.5) < 0.07, np.mean(labels)
 
 
-def masked_lm_only(corpus, max_seq_length, batch_size, seed=0):
+def masked_lm_only(corpus, max_seq_length, batch_size, seed=0, across_documents=False):
     vocabulary_size = len(corpus.token_ids) + len(SPECIAL_TOKENS)
     task = MaskedLM(vocabulary_size, max_seq_length, max_predictions_per_seq=5)
     return pretraining_dataset(
-        corpus, [task], max_seq_length=max_seq_length, batch_size=batch_size, seed=seed
+        corpus,
+        [task],
+        max_seq_length=max_seq_length,
+        batch_size=batch_size,
+        seed=seed,
+        across_documents=across_documents,
     )
 
 
@@ -316,6 +322,64 @@ def test_masked_lm_alone_sees_every_token_once_per_epoch(mixed_corpus):
     first_order = [int(position(split_single(unmasked(e)))[0]) for e in stream[:num_chunks]]
     second_order = [int(position(split_single(unmasked(e)))[0]) for e in stream[num_chunks:]]
     assert first_order != second_order  # a new order in each epoch
+
+
+def test_join_documents_puts_a_separator_after_every_document_but_the_last(tmp_path):
+    corpus = distinct_token_corpus(tmp_path, [[2, 3], [1], [2]])
+    joined, is_separator = join_documents(corpus, SEP_ID)
+    t = len(SPECIAL_TOKENS)
+    assert joined.token_ids.tolist() == [
+        t,
+        t + 1,
+        t + 2,
+        t + 3,
+        t + 4,
+        SEP_ID,
+        t + 5,
+        SEP_ID,
+        t + 6,
+        t + 7,
+    ]
+    assert joined.sentence_starts.tolist() == [0, 2, 6, 8, 10]  # separators end the documents
+    assert joined.document_ids.tolist() == [0, 0, 0, 0]
+    assert np.flatnonzero(is_separator).tolist() == [5, 7]
+
+
+def test_packing_across_documents_fills_sequences_and_keeps_every_token_once(mixed_corpus):
+    corpus, max_seq_length = mixed_corpus, 16
+    budget = max_seq_length - 2
+    dataset, num_chunks = masked_lm_only(
+        corpus, max_seq_length, batch_size=1, seed=2, across_documents=True
+    )
+    assert num_chunks < len(single_segment_chunks(corpus, budget)[0])  # fuller, so fewer
+    documents = document_of_position(corpus)
+    epoch = [unmasked(e) for e in examples(dataset, num_chunks)]
+    seen, crossing = [], 0
+    for tokens in epoch:
+        assert len(tokens) <= max_seq_length
+        assert tokens[0] == CLS_ID and tokens[-1] == SEP_ID
+        inner = tokens[1:-1]
+        assert len(inner) and inner[0] != SEP_ID and inner[-1] != SEP_ID  # none at the ends
+        # The [SEP]s inside split the segment into runs of whole consecutive documents' text.
+        runs = np.split(inner, np.flatnonzero(inner == SEP_ID))
+        runs = [position(run[run != SEP_ID]) for run in runs]
+        for before, after in zip(runs, runs[1:]):
+            assert after[0] == before[-1] + 1  # the next document, continuing
+            assert documents[after[0]] == documents[before[-1]] + 1
+        for run in runs:
+            assert len(set(documents[run].tolist())) == 1
+            seen.append(run)
+        crossing += len(runs) > 1
+    assert crossing > 5
+    # Every token exactly once in an epoch, the over-long sentences included.
+    assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(len(corpus.token_ids)))
+
+
+def test_packing_across_documents_refuses_sentence_pairs(mixed_corpus):
+    vocabulary_size = len(mixed_corpus.token_ids) + len(SPECIAL_TOKENS)
+    tasks = [MaskedLM(vocabulary_size, 16), NextSentence(vocabulary_size, 16)]
+    with pytest.raises(InputError, match="next_sentence needs sentence pairs"):
+        PretrainingExamples(mixed_corpus, tasks, max_seq_length=16, seed=0, across_documents=True)
 
 
 def test_next_sentence_labels_are_balanced_on_one_document_per_line(tmp_path):
