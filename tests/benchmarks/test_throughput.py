@@ -75,7 +75,23 @@ def test_smoke_run_writes_every_section(tmp_path):
     engines = {(r["engine"], r["backbone"]) for r in results["training"]}
     assert {("project", "transformer"), ("project", "textcnn")} <= engines
     assert (("keras_hub", "transformer") in engines) == with_keras_hub
-    assert len(results["ratios"]) == (2 if with_keras_hub else 0)
+    assert len(results["ratios"]) == (3 if with_keras_hub else 0)  # corpus, packed, full
+    stats = results["token_stats"]
+    # Packed across documents, sequences hold more of the corpus's tokens.
+    packed, within = stats["project_packed"], stats["project_real"]
+    assert packed["useful_tokens_per_sequence"] > within["useful_tokens_per_sequence"]
+    inputs = {(r["engine"], r["input"]) for r in results["training"]}
+    assert ("project", "packed") in inputs and ("keras_hub", "packed") not in inputs
+    if with_keras_hub:
+        by_input = {r["input"]: r for r in results["ratios"]}
+        ours = throughput.find_row(
+            results["training_summary"], "project", "transformer", "tiny", "packed"
+        )
+        theirs = throughput.find_row(
+            results["training_summary"], "keras_hub", "transformer", "tiny", "real"
+        )
+        expected = ours["useful_tokens_per_second"] / theirs["useful_tokens_per_second"]
+        assert by_input["packed"]["ratio"] == pytest.approx(expected)
     assert results["matmul_peak"]["gflops"] > 0
     assert results["parts"]["input_pipeline"]["ratio_to_tiny_step"] > 0
     assert results["parts"]["finetuning"]["examples_per_second"] > 0
