@@ -58,6 +58,11 @@ RECIPES = {
         "masked LM (25%) alone, packed as mlm, no dropout in pretraining",
         ("--tasks=masked_lm", "--dropout=0", "--mask_rate=0.25", "--max_predictions_per_seq=32"),
     ),
+    "mlm_nodrop_lr2e-3": Recipe(
+        "masked LM (15%) alone, packed as mlm, no dropout, peak learning rate 2e-3 instead of "
+        "1e-3 (cramming's higher peak)",
+        ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3"),
+    ),
     "electra": Recipe(
         "ELECTRA replaced-token detection (15% masked; generator 1/4 of the width, "
         "discriminator loss weight 50), packed as mlm, no dropout in pretraining",
