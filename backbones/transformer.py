@@ -118,7 +118,11 @@ class SelfAttention(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="bert_tf")
 class TransformerBlock(keras.layers.Layer):
-    """One post-LayerNorm encoder block: self-attention, then a GELU feed-forward.
+    """One encoder block: self-attention, then a GELU feed-forward, each on a residual branch.
+
+    Post-LayerNorm (BERT's): `x = norm(x + branch(x))`. Pre-LayerNorm (`normalize_first`; GPT-2's,
+    and cramming's for short budgets, Geiping & Goldstein 2023): `x = x + branch(norm(x))`, which
+    keeps an identity path through the stack and tolerates higher learning rates.
 
     Args:
         num_heads: int. Attention heads; must divide `hidden_dim`.
@@ -127,6 +131,8 @@ class TransformerBlock(keras.layers.Layer):
         dropout: float. Dropout on attention probabilities and on each residual branch.
         activation: str. The feed-forward activation, a key of `ACTIVATIONS`.
         layer_norm_epsilon: float. The LayerNorms' epsilon.
+        normalize_first: bool. Pre-LayerNorm instead of post-LayerNorm. The weights are the
+            same either way.
 
     Call: `x` float [B, S, H], `attention_mask` bool [B, S, S] -> float [B, S, H].
     """
@@ -139,9 +145,11 @@ class TransformerBlock(keras.layers.Layer):
         dropout=0.1,
         activation="gelu",
         layer_norm_epsilon=1e-12,
+        normalize_first=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.normalize_first = normalize_first
         self.num_heads = num_heads
         self.hidden_dim = hidden_dim
         self.intermediate_dim = intermediate_dim
@@ -182,6 +190,11 @@ class TransformerBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x, attention_mask, training=None):
+        if self.normalize_first:
+            attended = self.attention(self.attention_norm(x), attention_mask, training=training)
+            x = x + self.attention_dropout(attended, training=training)
+            feed_forward = self.output_dense(self.intermediate(self.output_norm(x)))
+            return x + self.output_dropout(feed_forward, training=training)
         attended = self.attention(x, attention_mask, training=training)
         x = self.attention_norm(x + self.attention_dropout(attended, training=training))
         feed_forward = self.output_dense(self.intermediate(x))
@@ -196,6 +209,7 @@ class TransformerBlock(keras.layers.Layer):
             dropout=self.dropout_rate,
             activation=self.activation,
             layer_norm_epsilon=self.layer_norm_epsilon,
+            normalize_first=self.normalize_first,
         )
         return config
 
@@ -203,6 +217,9 @@ class TransformerBlock(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="bert_tf")
 class TransformerBackbone(Backbone):
     """BERT encoder: embeddings, `num_layers` Transformer blocks, pooled = tanh(dense([CLS])).
+
+    With `normalize_first` the blocks are pre-LayerNorm and one more LayerNorm (`final_norm`)
+    follows the last, so the outputs are normalized as post-LayerNorm's are.
 
     Args:
         vocabulary_size: int. Token ids.
@@ -216,6 +233,8 @@ class TransformerBackbone(Backbone):
         intermediate_activation: str. Feed-forward activation: gelu (exact), gelu_approximate
             (tanh; Google's and keras-hub's BERT), relu or tanh.
         layer_norm_epsilon: float. Epsilon of every LayerNorm.
+        normalize_first: bool. Pre-LayerNorm blocks and a final LayerNorm; False is BERT's
+            post-LayerNorm, which published checkpoints have.
 
     Inputs: dict `token_ids`, `segment_ids`, `padding_mask` int32 [B, S].
     Outputs: dict `sequence_output` [B, S, H], `pooled_output` [B, H].
@@ -243,6 +262,7 @@ class TransformerBackbone(Backbone):
         num_segments=2,
         intermediate_activation="gelu",
         layer_norm_epsilon=1e-12,
+        normalize_first=False,
         **kwargs,
     ):
         config = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
@@ -277,10 +297,13 @@ class TransformerBackbone(Backbone):
                 dropout,
                 intermediate_activation,
                 layer_norm_epsilon,
+                normalize_first,
                 name=f"transformer_layer_{i}",
             )
             x = block(x, attention_mask)
             blocks.append(block)
+        if normalize_first:
+            x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm")(x)
         cls_vector = keras.layers.Lambda(lambda s: s[:, 0, :], name="cls_token")(x)
         pooled = keras.layers.Dense(
             hidden_dim, activation="tanh", kernel_initializer=_dense_init(), name="pooler"

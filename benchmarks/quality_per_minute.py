@@ -63,6 +63,15 @@ RECIPES = {
         "1e-3 (cramming's higher peak)",
         ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3"),
     ),
+    "mlm_nodrop_preln": Recipe(
+        "masked LM (15%) alone, packed as mlm, no dropout, pre-LayerNorm blocks "
+        "(`--normalize_first`)",
+        ("--tasks=masked_lm", "--dropout=0", "--normalize_first"),
+    ),
+    "mlm_nodrop_preln_lr2e-3": Recipe(
+        "as mlm_nodrop_preln at peak learning rate 2e-3",
+        ("--tasks=masked_lm", "--dropout=0", "--normalize_first", "--learning_rate=2e-3"),
+    ),
     "electra": Recipe(
         "ELECTRA replaced-token detection (15% masked; generator 1/4 of the width, "
         "discriminator loss weight 50), packed as mlm, no dropout in pretraining",

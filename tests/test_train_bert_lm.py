@@ -93,6 +93,25 @@ def test_pretraining_lowers_the_masked_lm_loss_and_writes_a_bundle(
     assert np.all(np.isfinite(outputs["sequence_output"].numpy()))
 
 
+def test_a_pre_layer_norm_transformer_pretrains_and_its_bundle_rebuilds_it(small_corpus, tmp_path):
+    output_dir = tmp_path / "run"
+    overrides = dict(tiny_overrides("transformer"), normalize_first=True)
+    config = tiny_config(
+        small_corpus, output_dir, backbone_overrides=overrides, tasks=("masked_lm",)
+    )
+    masked_lm = run_pretraining(config)["tasks"]["masked_lm"]
+    assert masked_lm["end_loss"] < masked_lm["start_loss"] - 0.3, masked_lm
+
+    saved = bundle.read_bundle_config(str(output_dir))["backbone"]["config"]
+    assert saved["normalize_first"] is True
+    backbone = backbones.build("transformer", saved)
+    count, _ = weights_file.load_weights(
+        str(output_dir / bundle.BACKBONE_WEIGHTS_FILE), backbone.weights
+    )
+    assert count == len(backbone.weights)
+    assert "final_norm/gamma" in [w.path for w in backbone.weights]
+
+
 @pytest.fixture(scope="module")
 def pretrained_bundle(small_corpus, tmp_path_factory):
     """A tiny transformer pretrained 60 steps with both tasks, and its summary."""

@@ -1,12 +1,13 @@
 """Tests for the Transformer beyond the contract: the feed-forward activation and the LayerNorm
-epsilon, which imported checkpoints set; its attention against keras `MultiHeadAttention`."""
+epsilon, which imported checkpoints set; pre-LayerNorm blocks; its attention against keras
+`MultiHeadAttention`."""
 
 import keras
 import numpy as np
 import pytest
 
 import backbones
-from backbones.transformer import SelfAttention, self_attention_mask
+from backbones.transformer import SelfAttention, TransformerBlock, self_attention_mask
 from bert_tf.errors import InputError
 
 
@@ -46,6 +47,61 @@ def test_gelu_and_its_tanh_approximation_differ(tiny_backbone_config_factory, in
 def test_an_unknown_activation_is_refused(tiny_backbone_config_factory):
     with pytest.raises(InputError, match="intermediate_activation='swish': expected one of"):
         build(tiny_backbone_config_factory, intermediate_activation="swish")
+
+
+def zero_branches(block):
+    """Zeroes the kernels and biases that end the block's two residual branches."""
+    for layer in (block.attention.attention_output, block.output_dense):
+        for weight in (layer.kernel, layer.bias):
+            weight.assign(np.zeros(weight.shape, np.float32))
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_pre_layer_norm_keeps_an_identity_path_post_layer_norm_normalizes(normalize_first):
+    """With both residual branches giving zeros, a pre-LayerNorm block passes its input
+    through; a post-LayerNorm block returns it normalized."""
+    keras.utils.set_random_seed(0)
+    block = TransformerBlock(2, 16, 32, dropout=0.0, normalize_first=normalize_first)
+    block.build((None, None, 16))
+    zero_branches(block)
+    x = np.random.default_rng(0).normal(3.0, 5.0, (2, 5, 16)).astype(np.float32)
+    y = keras.ops.convert_to_numpy(block(x, self_attention_mask(np.ones((2, 5), np.int32))))
+    if normalize_first:
+        np.testing.assert_allclose(y, x, rtol=1e-6)
+    else:
+        np.testing.assert_allclose(y.mean(-1), 0.0, atol=1e-5)
+        np.testing.assert_allclose(y.std(-1), 1.0, rtol=1e-3)
+    assert block.get_config()["normalize_first"] is normalize_first
+
+
+def test_a_pre_layer_norm_backbone_normalizes_its_output_and_rebuilds_from_its_config(
+    tiny_backbone_config_factory, inputs_factory
+):
+    post = build(tiny_backbone_config_factory)
+    pre = build(tiny_backbone_config_factory, normalize_first=True)
+    assert pre.get_config()["normalize_first"] is True
+    # The same weights as post-LayerNorm, and one more LayerNorm at the top.
+    shapes = {w.path: w.shape for w in pre.weights}
+    assert shapes.pop("final_norm/gamma") == shapes.pop("final_norm/beta") == (16,)
+    assert shapes == {w.path: w.shape for w in post.weights}
+    inputs = inputs_factory((9, 6))
+    sequence = keras.ops.convert_to_numpy(pre(inputs)["sequence_output"])
+    np.testing.assert_allclose(sequence.std(-1), 1.0, rtol=1e-2)
+
+    # Weights large enough that the residual branches matter (at initialization they barely do).
+    rng = np.random.default_rng(0)
+    for weight in pre.weights:
+        weight.assign(rng.normal(0.0, 0.3, weight.shape).astype(np.float32))
+    sequence = keras.ops.convert_to_numpy(pre(inputs)["sequence_output"])
+    rebuilt = backbones.build("transformer", pre.get_config())
+    rebuilt.set_weights(pre.get_weights())
+    again = keras.ops.convert_to_numpy(rebuilt(inputs)["sequence_output"])
+    np.testing.assert_allclose(again, sequence, rtol=1e-5, atol=1e-5)
+    by_path = {w.path: w for w in pre.weights}
+    for weight in post.weights:
+        weight.assign(by_path[weight.path])
+    other = keras.ops.convert_to_numpy(post(inputs)["sequence_output"])
+    assert np.abs(other - sequence).max() > 0.1  # the flag changes the computation
 
 
 def attention_pair(num_heads=2, head_dim=8, hidden=16):
