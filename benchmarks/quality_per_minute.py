@@ -72,6 +72,10 @@ RECIPES = {
         "as mlm_nodrop_preln at peak learning rate 2e-3",
         ("--tasks=masked_lm", "--dropout=0", "--normalize_first", "--learning_rate=2e-3"),
     ),
+    "mlm_nodrop_wwm": Recipe(
+        "masked LM (15%) alone, packed as mlm, no dropout, whole-word masking",
+        ("--tasks=masked_lm", "--dropout=0", "--whole_word_masking"),
+    ),
     "electra": Recipe(
         "ELECTRA replaced-token detection (15% masked; generator 1/4 of the width, "
         "discriminator loss weight 50), packed as mlm, no dropout in pretraining",

@@ -253,6 +253,7 @@ def _train(config, strategy, start, output_dir, tokenizer, shards) -> dict:
         config.task_loss_weights,
         config.task_settings,
         tokenizer.special_ids,
+        tokenizer.continuation_ids,
     )
     start_step = Trainer.checkpointed_step(checkpoint_dir)
     examples = PretrainingExamples(

@@ -157,6 +157,14 @@ class Tokenizer:
     def vocabulary_size(self) -> int:
         return len(self.vocabulary)
 
+    @property
+    def continuation_ids(self) -> tuple:
+        """The ids of the wordpieces that continue a word (`##…`), which whole-word masking
+        keeps with the piece before them; none for a whitespace vocabulary."""
+        if self.config.kind != "wordpiece":
+            return ()
+        return tuple(i for i, token in enumerate(self.vocabulary) if token.startswith("##"))
+
     def tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """Tokenizes a batch of raw strings.
 

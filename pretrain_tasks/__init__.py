@@ -80,6 +80,7 @@ def build_tasks(
     loss_weights=None,
     task_settings=None,
     special_ids=SpecialTokenIds(),
+    continuation_ids=(),
 ):
     """Instantiates tasks by name, each with the settings it takes.
 
@@ -90,6 +91,8 @@ def build_tasks(
         loss_weights: dict[str, float] or None. Per-task loss weight (default 1).
         task_settings: dict or None. Given task settings; the others keep their defaults.
         special_ids: SpecialTokenIds. The vocabulary's (`Tokenizer.special_ids`).
+        continuation_ids: sequence of int. The vocabulary's pieces that continue a word
+            (`Tokenizer.continuation_ids`), given to the tasks that take them.
 
     Returns:
         list[PretrainingTask].
@@ -103,6 +106,8 @@ def build_tasks(
     for name in names:
         cls = get(name)
         own = {k: v for k, v in task_settings.items() if k in constructor_arguments(cls)}
+        if "continuation_ids" in constructor_arguments(cls):
+            own["continuation_ids"] = tuple(continuation_ids)
         tasks.append(
             cls(
                 vocabulary_size,

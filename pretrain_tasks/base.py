@@ -10,7 +10,13 @@ from bert_tf.pretraining_data import SINGLE_SEGMENT, ExampleLayout
 from bert_tf.tokenization import SpecialTokenIds
 
 #: Constructor arguments the core sets; a task's other arguments are its own settings.
-CORE_ARGUMENTS = ("vocabulary_size", "max_seq_length", "loss_weight", "special_ids")
+CORE_ARGUMENTS = (
+    "vocabulary_size",
+    "max_seq_length",
+    "loss_weight",
+    "special_ids",
+    "continuation_ids",
+)
 
 
 class PretrainingTask:
@@ -18,6 +24,9 @@ class PretrainingTask:
 
     Tasks only add keys prefixed by their name to a batch, and read the backbone's outputs, so
     they compose: the pretraining loss is the weighted sum of the tasks' losses.
+
+    A task that needs word boundaries (whole-word masking) also takes `continuation_ids`, the
+    ids of the pieces that continue a word, which `build_tasks` passes to the tasks that take it.
 
     A subclass's own settings are its other constructor keyword arguments, each documented in
     its `Args:` and kept as an attribute of the same name: the command line offers each as a

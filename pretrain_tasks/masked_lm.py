@@ -8,6 +8,7 @@ from keras import ops
 from bert_tf.errors import InputError
 from bert_tf.tokenization import SpecialTokenIds
 from pretrain_tasks.base import PretrainingTask
+from pretrain_tasks.whole_words import WholeWordSelector, continuation_table, group_into_words
 
 
 def gather_by_one_hot(sequence, positions):
@@ -62,6 +63,7 @@ def mask_tokens(
     mask_rate,
     mask_token_rate=0.8,
     random_token_rate=0.1,
+    continuation_ids=None,
 ):
     """Selects `mask_rate` of the non-special tokens of each row and masks them, in the graph.
 
@@ -77,17 +79,30 @@ def mask_tokens(
         mask_rate: float. Share of the non-special tokens selected.
         mask_token_rate: float. Share of the selected tokens that become [MASK].
         random_token_rate: float. Share of the selected tokens that become a random token.
+        continuation_ids: sequence of int, or None. Given, whole words are masked: a word is a
+            piece whose id is not in it with the pieces in it that follow (`whole_words`); the
+            mask/random/kept choice stays per token, as in Google's BERT. None: tokens are
+            selected one by one.
 
     Returns:
         (masked ids, ragged like `token_ids`; positions int32 [B, P]; the original ids at them,
         int32 [B, P]; weights float32 [B, P], 1 for a real position and 0 for padding).
     """
-    selector = tf_text.RandomItemSelector(
-        max_selections_per_batch=max_predictions_per_seq,
-        selection_rate=mask_rate,
-        unselectable_ids=list(special_ids.all()),
-        shuffle_fn=_seeded_shuffle(tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)),
-    )
+    batch_seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)
+    if continuation_ids is None:
+        selector = tf_text.RandomItemSelector(
+            max_selections_per_batch=max_predictions_per_seq,
+            selection_rate=mask_rate,
+            unselectable_ids=list(special_ids.all()),
+            shuffle_fn=_seeded_shuffle(batch_seed),
+        )
+    else:
+        token_ids = group_into_words(
+            token_ids, continuation_table(continuation_ids, vocabulary_size)
+        )
+        selector = WholeWordSelector(
+            mask_rate, max_predictions_per_seq, list(special_ids.all()), batch_seed
+        )
     chooser = tf_text.MaskValuesChooser(
         vocabulary_size, special_ids.mask, mask_token_rate, random_token_rate
     )
@@ -171,6 +186,10 @@ class MaskedLM(PretrainingTask):
     Args:
         max_predictions_per_seq: int. At most this many masked positions P per sequence.
         mask_rate: float. Share of non-special tokens selected.
+        whole_word_masking: bool. Mask whole words: all the wordpieces of a word or none
+            (Google's BERT). With a whitespace vocabulary every token is a word.
+        continuation_ids: tuple of int. The ids of the pieces that continue a word
+            (`Tokenizer.continuation_ids`), set by the core.
         (others: see `PretrainingTask`)
     """
 
@@ -184,12 +203,16 @@ class MaskedLM(PretrainingTask):
         loss_weight=1.0,
         max_predictions_per_seq=20,
         mask_rate=0.15,
+        whole_word_masking=False,
         special_ids=SpecialTokenIds(),
+        continuation_ids=(),
     ):
         super().__init__(vocabulary_size, max_seq_length, loss_weight, special_ids)
         check_masking_settings(max_predictions_per_seq, mask_rate)
         self.max_predictions_per_seq = max_predictions_per_seq
         self.mask_rate = mask_rate
+        self.whole_word_masking = whole_word_masking
+        self.continuation_ids = tuple(continuation_ids)
 
     def preprocess(self, batch):
         masked_ids, positions, original_ids, weights = mask_tokens(
@@ -198,6 +221,7 @@ class MaskedLM(PretrainingTask):
             special_ids=self.special_ids,
             max_predictions_per_seq=self.max_predictions_per_seq,
             mask_rate=self.mask_rate,
+            continuation_ids=self.continuation_ids if self.whole_word_masking else None,
         )
         return dict(
             batch,

@@ -17,6 +17,7 @@ from corpora import grammar_corpus
 from tiny_configs import tiny_overrides
 
 import backbones
+import pretrain_tasks
 from bert_tf import bundle, pretraining, weights_file
 from bert_tf.errors import InputError
 from bert_tf.pretraining import PretrainConfig, run_pretraining
@@ -110,6 +111,36 @@ def test_a_pre_layer_norm_transformer_pretrains_and_its_bundle_rebuilds_it(small
     )
     assert count == len(backbone.weights)
     assert "final_norm/gamma" in [w.path for w in backbone.weights]
+
+
+def test_whole_word_masking_gets_the_vocabularys_continuations_and_is_recorded(
+    small_corpus, tmp_path, monkeypatch
+):
+    built, original = [], pretrain_tasks.build_tasks
+
+    def build_tasks(*args, **kwargs):
+        tasks = original(*args, **kwargs)
+        built.extend(tasks)
+        return tasks
+
+    monkeypatch.setattr(pretrain_tasks, "build_tasks", build_tasks)
+    output_dir = tmp_path / "run"
+    settings = {"max_predictions_per_seq": 5, "whole_word_masking": True}
+    config = tiny_config(
+        small_corpus,
+        output_dir,
+        tasks=("masked_lm",),
+        task_settings=settings,
+        vocab_size=40,
+        num_train_steps=5,
+    )
+    summary = run_pretraining(config)
+    assert np.isfinite(summary["tasks"]["masked_lm"]["end_loss"])
+    tokenizer = bundle.load_tokenizer(str(output_dir), bundle.read_bundle_config(str(output_dir)))
+    assert tokenizer.continuation_ids  # a 40-token vocabulary splits words into pieces
+    assert built[0].continuation_ids == tokenizer.continuation_ids
+    recorded = bundle.read_bundle_config(str(output_dir))["tasks"][0]["settings"]
+    assert recorded["whole_word_masking"] is True
 
 
 @pytest.fixture(scope="module")
