@@ -63,18 +63,17 @@ RECIPES = {
         "1e-3 (cramming's higher peak)",
         ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3"),
     ),
-    "mlm_nodrop_preln": Recipe(
-        "masked LM (15%) alone, packed as mlm, no dropout, pre-LayerNorm blocks "
-        "(`--normalize_first`)",
-        ("--tasks=masked_lm", "--dropout=0", "--normalize_first"),
+    "mlm_nodrop_lr4e-3": Recipe(
+        "as mlm_nodrop_lr2e-3 at peak learning rate 4e-3",
+        ("--tasks=masked_lm", "--dropout=0", "--learning_rate=4e-3"),
     ),
     "mlm_nodrop_preln_lr2e-3": Recipe(
-        "as mlm_nodrop_preln at peak learning rate 2e-3",
-        ("--tasks=masked_lm", "--dropout=0", "--normalize_first", "--learning_rate=2e-3"),
+        "as mlm_nodrop_lr2e-3 with pre-LayerNorm blocks (`--normalize_first`)",
+        ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3", "--normalize_first"),
     ),
-    "mlm_nodrop_wwm": Recipe(
-        "masked LM (15%) alone, packed as mlm, no dropout, whole-word masking",
-        ("--tasks=masked_lm", "--dropout=0", "--whole_word_masking"),
+    "mlm_nodrop_wwm_lr2e-3": Recipe(
+        "as mlm_nodrop_lr2e-3 with whole-word masking (`--whole_word_masking`)",
+        ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3", "--whole_word_masking"),
     ),
     "electra": Recipe(
         "ELECTRA replaced-token detection (15% masked; generator 1/4 of the width, "
