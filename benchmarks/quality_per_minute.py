@@ -125,8 +125,9 @@ class Pretrained:
     cpu_seconds: float
 
 
-def pretrain(recipe_name, steps, directory, plan, vocab_file):
-    """Pretrains `steps` steps with a recipe into `directory` (reused when already done)."""
+def pretrain(recipe_name, steps, directory, plan, vocab_file, seed=0):
+    """Pretrains `steps` steps with a recipe and seed into `directory` (reused when already
+    done)."""
     record_path = os.path.join(directory, "cpu.json")
     if not os.path.isfile(record_path):
         args = [
@@ -137,6 +138,7 @@ def pretrain(recipe_name, steps, directory, plan, vocab_file):
             f"--num_train_steps={steps}",
             f"--learning_rate={PRETRAIN_LEARNING_RATE}",
             f"--vocab_file={vocab_file}",
+            f"--seed={seed}",
             "--noresume",
             *RECIPES[recipe_name].flags,
         ]
@@ -211,10 +213,19 @@ def finetune_records(
 
 
 def run_benchmark(
-    plan, recipe_names, minutes, train_file, seeds, finetune_recipe, finetune_rate=None
+    plan,
+    recipe_names,
+    minutes,
+    train_file,
+    seeds,
+    finetune_recipe,
+    finetune_rate=None,
+    pretrain_seed=0,
 ):
     """Yields the records so far after each finished point (calibration, pretraining and
-    fine-tuning of one recipe at one budget), so the report can be written as they come."""
+    fine-tuning of one recipe at one budget), so the report can be written as they come.
+    A `pretrain_seed` other than 0 pretrains each point again from that seed, into a
+    directory of its own; calibration and the scratch point are shared."""
     os.makedirs(plan.work_dir, exist_ok=True)
     vocab_file = pvs.shared_vocabulary(plan)
     records, lock = [], threading.Lock()
@@ -222,8 +233,13 @@ def run_benchmark(
     def point(recipe_name, budget_minutes):
         rate, fixed = calibrations[recipe_name].result()
         steps = steps_for(budget_minutes, rate, fixed)
-        directory = os.path.join(plan.work_dir, recipe_name, f"{budget_minutes:g}min")
-        run = pretrain(recipe_name, steps, os.path.join(directory, "bundle"), plan, vocab_file)
+        name = f"{budget_minutes:g}min" + (
+            f"_pretrain_seed{pretrain_seed}" if pretrain_seed else ""
+        )
+        directory = os.path.join(plan.work_dir, recipe_name, name)
+        run = pretrain(
+            recipe_name, steps, os.path.join(directory, "bundle"), plan, vocab_file, pretrain_seed
+        )
         rows = finetune_records(
             run.bundle,
             "pretrained",
@@ -241,6 +257,7 @@ def run_benchmark(
                 budget_minutes=budget_minutes,
                 cpu_minutes=run.cpu_seconds / 60,
                 pretrain_steps=run.steps,
+                pretrain_seed=pretrain_seed,
                 calibrated_steps_per_second=rate,
             )
         with lock:
@@ -292,6 +309,13 @@ def main():
         "--seeds", default="0,1,2", help="Fine-tuning seeds (the first sweeps the rate)."
     )
     parser.add_argument(
+        "--pretrain_seed",
+        type=int,
+        default=0,
+        help="Pretraining seed; another than 0 pretrains each point again into a directory "
+        "of its own, to see how much a point owes to its pretraining run.",
+    )
+    parser.add_argument(
         "--finetune_recipe",
         default="epochs20_mean_f1",
         choices=sorted(FINETUNE_RECIPES),
@@ -327,6 +351,7 @@ def main():
         seeds,
         args.finetune_recipe,
         args.finetune_learning_rate,
+        args.pretrain_seed,
     )
     finetuning = FINETUNE_RECIPES[args.finetune_recipe].description
     for records, tfidf, calibrations in runs:
