@@ -89,7 +89,11 @@ def test_bundle_files_and_config(saved, backbone_name, backbone_config):
         {
             "name": "masked_lm",
             "loss_weight": 1.0,
-            "settings": {"mask_rate": 0.15, "max_predictions_per_seq": 20},
+            "settings": {
+                "mask_rate": 0.15,
+                "max_predictions_per_seq": 20,
+                "whole_word_masking": False,
+            },
         },
         {"name": "next_sentence", "loss_weight": 1.0, "settings": {}},
     ]

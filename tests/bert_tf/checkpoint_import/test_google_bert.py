@@ -114,6 +114,7 @@ def test_architecture_follows_the_config(release, imported):
             "num_segments": 2,
             "intermediate_activation": "gelu_approximate",
             "layer_norm_epsilon": 1e-12,
+            "normalize_first": False,  # BERT's post-LayerNorm
         },
     }
     assert saved["max_seq_length"] == 32
