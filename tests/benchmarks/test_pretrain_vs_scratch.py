@@ -296,8 +296,11 @@ def fake_scripts(monkeypatch, valid_f1_at):
             seen["backbones_at_once"].append({other.split("_")[0] for other in running})
             running.add(name)
             seen["most_at_once"] = max(seen["most_at_once"], len(running))
+            # Staggered, so runs started together end apart and the next ones start beside
+            # those still going, however loaded the machine is.
+            duration = 0.1 * (1 + len(seen["started"]) % 3)
         try:
-            time.sleep(0.2)
+            time.sleep(duration)
             write_outputs(script, flags, write_args)
         finally:
             with lock:
