@@ -36,6 +36,9 @@ LEVERS = {
     "mean_max": ("--pooling=mean_max",),
     "per_label_k30": ("--per_label_thresholds", "--threshold_shrinkage=30"),
     "epochs20_class_balanced": ("--epochs=20", "--loss=class_balanced"),
+    # Layer-wise learning-rate decay on the scripts' default recipe (20 epochs, mean-F1).
+    "epochs20_mean_f1_decay0.8": ("--epochs=20", "--select_epoch_on=mean_f1", "--layer_decay=0.8"),
+    "epochs20_mean_f1_decay0.6": ("--epochs=20", "--select_epoch_on=mean_f1", "--layer_decay=0.6"),
 }
 BASE_EPOCHS = 10
 METRICS = ("valid_micro_f1", "valid_macro_f1", "test_micro_f1", "test_macro_f1")

@@ -75,6 +75,15 @@ RECIPES = {
         "as mlm_nodrop_lr2e-3 with whole-word masking (`--whole_word_masking`)",
         ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3", "--whole_word_masking"),
     ),
+    "mlm_nodrop_preln_lr4e-3": Recipe(
+        "as mlm_nodrop_preln_lr2e-3 at peak learning rate 4e-3 (post-LayerNorm breaks there)",
+        ("--tasks=masked_lm", "--dropout=0", "--learning_rate=4e-3", "--normalize_first"),
+    ),
+    "mlm_nodrop_lr2e-3_triangle": Recipe(
+        "as mlm_nodrop_lr2e-3 warming up for half the steps: a triangle peaking halfway "
+        "(cramming's one-cycle) instead of 10% warmup",
+        ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3", "--warmup_proportion=0.5"),
+    ),
     "electra": Recipe(
         "ELECTRA replaced-token detection (15% masked; generator 1/4 of the width, "
         "discriminator loss weight 50), packed as mlm, no dropout in pretraining",

@@ -17,6 +17,7 @@ from bert_tf import (
     cluster,
     distribution,
     freezing,
+    layer_decay,
     metrics,
     problem_types,
     run_state,
@@ -106,6 +107,12 @@ class FinetuneConfig(RunConfig):
         + ".",
     )
     warmup_proportion: float = setting(0.1, "Share of the steps spent warming up.")
+    layer_decay: float = setting(
+        1.0,
+        "Layer-wise learning-rate decay: with L blocks, block i (0 the lowest) trains at the "
+        "peak rate times this to the power L - i, the embeddings to the power L + 1, the head "
+        "at the peak rate. 1: one rate for all (ELECTRA fine-tunes with 0.8).",
+    )
     per_label_thresholds: bool = setting(
         False, "Tune one threshold per label on valid (multi_label)."
     )
@@ -171,6 +178,7 @@ class FinetuneConfig(RunConfig):
             )
         problem_types.get(self.problem_type).check_settings(self)
         freezing.check_freeze(self.freeze)
+        layer_decay.check_layer_decay(self.layer_decay)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -425,6 +433,7 @@ def _build_classifier(config, backbone, data, num_steps, strategy):
             num_steps,
             int(config.warmup_proportion * num_steps),
             config.weight_decay,
+            layer_decay.learning_rate_multipliers(backbone, config.layer_decay),
         )
         optimizer.build(model.trainable_variables)
     return model, optimizer, frozen

@@ -30,7 +30,38 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         )
 
 
-def create_optimizer(learning_rate, total_steps, warmup_steps, weight_decay=0.01):
+class ScaledAdamW(keras.optimizers.AdamW):
+    """AdamW whose step for some weights is the scheduled one times a fixed factor (layer-wise
+    learning-rate decay). Weight decay keeps the scheduled rate for every weight: at the rates
+    used here it moves a weight by about 1e-5 of itself a step, so scaling it too would change
+    little."""
+
+    def __init__(self, learning_rate_multipliers, **kwargs):
+        super().__init__(**kwargs)
+        self.learning_rate_multipliers = dict(learning_rate_multipliers)
+        self._multiplier_by_index = []
+
+    def build(self, variables):
+        super().build(variables)
+        self._multiplier_by_index = [
+            self.learning_rate_multipliers.get(variable.path, 1.0) for variable in variables
+        ]
+
+    def update_step(self, gradient, variable, learning_rate):
+        multiplier = self._multiplier_by_index[self._get_variable_index(variable)]
+        if multiplier != 1.0:
+            learning_rate = learning_rate * multiplier
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        config = super().get_config()
+        config["learning_rate_multipliers"] = self.learning_rate_multipliers
+        return config
+
+
+def create_optimizer(
+    learning_rate, total_steps, warmup_steps, weight_decay=0.01, learning_rate_multipliers=None
+):
     """AdamW on the warmup/decay schedule; no weight decay on biases and LayerNorm; gradients
     clipped to global norm 1.
 
@@ -39,12 +70,18 @@ def create_optimizer(learning_rate, total_steps, warmup_steps, weight_decay=0.01
         total_steps: int. Steps of the whole run (the schedule reaches 0 there).
         warmup_steps: int. Linear warmup steps.
         weight_decay: float. Decoupled weight decay rate.
+        learning_rate_multipliers: dict weight path -> factor on its step (weights not named
+            take the scheduled step), or None/empty for plain AdamW.
     """
-    optimizer = keras.optimizers.AdamW(
+    settings = dict(
         learning_rate=WarmupLinearDecay(learning_rate, total_steps, warmup_steps),
         weight_decay=weight_decay,
         epsilon=1e-6,
         global_clipnorm=1.0,
     )
+    if learning_rate_multipliers:
+        optimizer = ScaledAdamW(learning_rate_multipliers, **settings)
+    else:
+        optimizer = keras.optimizers.AdamW(**settings)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     return optimizer

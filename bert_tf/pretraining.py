@@ -92,7 +92,12 @@ class PretrainConfig(RunConfig):
     )
     num_train_steps: int = setting(0, "Steps to train; 0 to use --epochs.")
     epochs: float = setting(5.0, "Passes over the corpus, used when --num_train_steps=0.")
-    warmup_steps: int = setting(-1, "Linear warmup steps; -1 for 10% of the steps.")
+    warmup_steps: int = setting(-1, "Linear warmup steps; -1: --warmup_proportion of the steps.")
+    warmup_proportion: float = setting(
+        0.1,
+        "Share of the steps spent warming up when --warmup_steps is -1; 0.5 makes the schedule "
+        "a triangle peaking halfway (cramming's one-cycle).",
+    )
     checkpoint_every: int = setting(500, "Steps between checkpoints.")
     log_every: int = setting(50, "Steps between TensorBoard summaries.")
     pack_across_documents: bool = setting(
@@ -136,6 +141,10 @@ class PretrainConfig(RunConfig):
             raise InputError("--num_train_steps and --epochs must not be negative")
         if not (self.num_train_steps or self.epochs):
             raise InputError("give --num_train_steps or --epochs")
+        if not 0 <= self.warmup_proportion <= 1:
+            raise InputError(
+                f"--warmup_proportion={self.warmup_proportion}: expected a share from 0 to 1"
+            )
         if self.chosen("vocab_size") <= len(SPECIAL_TOKENS):
             raise InputError(
                 f"--vocab_size={self.chosen('vocab_size')} leaves no room past the special tokens"
@@ -385,7 +394,11 @@ def _vocabulary_origin(config) -> str:
 def _schedule(config, examples_per_epoch) -> Schedule:
     steps_per_epoch = math.ceil(examples_per_epoch / config.batch_size)
     num_steps = config.num_train_steps or max(1, round(config.epochs * steps_per_epoch))
-    warmup = config.warmup_steps if config.warmup_steps >= 0 else num_steps // 10
+    warmup = (
+        config.warmup_steps
+        if config.warmup_steps >= 0
+        else int(config.warmup_proportion * num_steps)
+    )
     logging.info(
         "%d examples per epoch, %d steps per epoch; training %d steps (%.2f epochs)",
         examples_per_epoch,

@@ -10,7 +10,7 @@ import pytest
 from absl import logging
 
 import backbones
-from bert_tf import bundle, finetuning, freezing, problem_types, weights_file
+from bert_tf import bundle, finetuning, freezing, layer_decay, problem_types, weights_file
 from bert_tf.classifier import MultiLabelClassifier, SingleLabelClassifier
 from bert_tf.classifier_bundle import load_classifier
 from bert_tf.errors import InputError
@@ -167,6 +167,28 @@ def test_multi_label_pairs_with_the_whole_backbone_frozen_train_only_the_head(
     assert "micro_f1" in run["results"]["test"] and "valid_micro_f1" in run["results"]["history"][0]
 
 
+@pytest.mark.slow
+def test_layer_decay_gives_the_optimizer_each_layers_share(bundles, pair_files, tmp_path):
+    given = []
+    original = finetuning.create_optimizer
+
+    def capture(*args):
+        given.append(args)
+        return original(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(finetuning, "create_optimizer", capture)
+        run = finetune(bundles["transformer"], pair_files, tmp_path, layer_decay=0.5, epochs=1)
+    model, saved = run["model"], bundle_weights(bundles["transformer"])
+    ((*_, multipliers),) = given
+    assert multipliers == layer_decay.learning_rate_multipliers(model.backbone, 0.5)
+    depth = len(model.backbone.blocks)
+    assert set(multipliers.values()) == {0.5**power for power in range(1, depth + 2)}
+    assert run["results"]["config"]["layer_decay"] == 0.5
+    embeddings = [w for w in model.backbone.embeddings.weights if "token_embedding" in w.path]
+    assert not np.array_equal(embeddings[0].numpy(), saved[embeddings[0].path])
+
+
 def labeled_config(tmp_path, texts, **changes):
     files = {}
     for split in ("train", "valid", "test"):
@@ -219,6 +241,7 @@ def test_pairs_in_one_file_and_single_texts_in_another_are_an_error(tmp_path):
     [
         (dict(problem_type="regression"), "--problem_type=regression"),
         (dict(freeze="bottom:two"), "--freeze=bottom:two"),
+        (dict(layer_decay=0.0), "--layer_decay=0.0: expected a number above 0"),
         (
             dict(problem_type="single_label", per_label_thresholds=True),
             "--per_label_thresholds: a multi_label setting",
