@@ -198,31 +198,59 @@ def shared_vocabulary(plan):
     return path
 
 
+def bundle_dir(backbone, plan):
+    """Where the backbone's bundle is pretrained (named by its steps)."""
+    return os.path.join(plan.work_dir, f"bundle_{backbone}_{plan.budget.pretrain_steps}steps")
+
+
+def pretraining_args(backbone, plan, vocab_file):
+    """`train_bert_lm.py`'s flags for the backbone's bundle."""
+    budget = plan.budget
+    return [
+        f"--corpus={plan.corpus}",
+        f"--output_dir={bundle_dir(backbone, plan)}",
+        f"--backbone={backbone}",
+        f"--model_size={budget.model_size}",
+        f"--num_train_steps={budget.pretrain_steps}",
+        f"--learning_rate={budget.pretrain_learning_rate}",
+        f"--vocab_file={vocab_file}",
+        *budget.pretrain_flags,
+    ]
+
+
+def stale_bundles(plan, backbone_names):
+    """One line per setting in which a bundle this plan would reuse was pretrained otherwise
+    than the plan's budget says (a work directory made by an earlier recipe of the budget)."""
+    return [
+        f"{bundle_dir(backbone, plan)}: {difference}"
+        for backbone in backbone_names
+        if backbone not in plan.pretrained_bundles
+        for difference in inputs.differing_pretraining_flags(
+            bundle_dir(backbone, plan), pretraining_args(backbone, plan, "")
+        )
+    ]
+
+
 def pretrain(backbone, plan, vocab_file):
     """The backbone's bundle: the one given in `plan.pretrained_bundles`, or one pretrained
-    here once (skipped when it is already complete).
+    here once (skipped when it is already complete; `stale_bundles` checks it was made the
+    same way).
 
     It takes one of `plan.slots`, so with `jobs` > 1 the backbones pretrain side by side, each
     on `plan.threads` threads: like fine-tuning, a tiny model gets more steps done in total
     that way than by one run at a time on every core."""
     if backbone in plan.pretrained_bundles:
         return plan.pretrained_bundles[backbone]
-    budget = plan.budget
-    bundle = os.path.join(plan.work_dir, f"bundle_{backbone}_{budget.pretrain_steps}steps")
+    bundle = bundle_dir(backbone, plan)
     if not os.path.isfile(os.path.join(bundle, "config.json")):
-        args = [
-            f"--corpus={plan.corpus}",
-            f"--output_dir={bundle}",
-            f"--backbone={backbone}",
-            f"--model_size={budget.model_size}",
-            f"--num_train_steps={budget.pretrain_steps}",
-            f"--learning_rate={budget.pretrain_learning_rate}",
-            f"--vocab_file={vocab_file}",
-            *budget.pretrain_flags,
-        ]
         with plan.slots:
-            _say(f"pretraining {backbone} ({budget.pretrain_steps} steps)")
-            run_script("train_bert_lm.py", args, bundle + ".log", plan.threads)
+            _say(f"pretraining {backbone} ({plan.budget.pretrain_steps} steps)")
+            run_script(
+                "train_bert_lm.py",
+                pretraining_args(backbone, plan, vocab_file),
+                bundle + ".log",
+                plan.threads,
+            )
     return bundle
 
 
@@ -568,6 +596,12 @@ def main():
     missing = missing_data_files(plan, backbone_names)
     if missing:
         parser.error(f"missing {', '.join(missing)}")
+    stale = stale_bundles(plan, backbone_names)
+    if stale:
+        parser.error(
+            "the work directory holds bundles pretrained otherwise than this budget says; give "
+            "another --work_dir, or the budget they were made with:\n  " + "\n  ".join(stale)
+        )
     out = args.out or (
         COMMITTED_REPORTS.get(args.budget, os.path.join(plan.work_dir, "pretrain_vs_scratch"))
         + _problem_suffix(budget)

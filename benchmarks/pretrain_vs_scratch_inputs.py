@@ -96,3 +96,51 @@ def _describe(value):
         with open(value, "rb") as f:
             return {"file": os.path.abspath(value), "sha256": hashlib.sha256(f.read()).hexdigest()}
     return list(value) if isinstance(value, tuple) else value
+
+
+#: Where a pretraining run records the settings it ran with (bert_tf.trainer's checkpoint
+#: directory, bert_tf.run_state's run file).
+PRETRAINING_RUN_FILE = os.path.join("checkpoints", "run.json")
+#: Flags naming files: a reused bundle may have been made through another path to them.
+PATH_FLAGS = ("corpus", "output_dir", "vocab_file")
+
+
+def differing_pretraining_flags(bundle: str, args: list[str]) -> list[str]:
+    """How the pretraining run recorded in `bundle` differs from `args` (`--name=value` or
+    boolean `--name`/`--noname` flags of `train_bert_lm.py`; a later one wins, as on a command
+    line), one line per flag the run recorded; paths are not compared. Empty when the bundle
+    records no run.
+
+    A benchmark reuses a finished bundle by its name, which says the backbone and the steps but
+    not the rest of the recipe: this is what tells a bundle of an earlier recipe apart.
+    """
+    run_file = os.path.join(bundle, PRETRAINING_RUN_FILE)
+    if not os.path.isfile(run_file):
+        return []
+    with open(run_file, encoding="utf-8") as f:
+        recorded = json.load(f)
+    given = {}
+    for arg in args:
+        name, separator, value = arg.removeprefix("--").partition("=")
+        if not separator and name.startswith("no") and name[2:] in recorded:
+            name, value = name[2:], "false"
+        given[name] = value if separator else value or "true"
+    return [
+        f"--{name}={value}, but the bundle was pretrained with {recorded[name]!r}"
+        for name, value in given.items()
+        if name in recorded and name not in PATH_FLAGS and not _same_value(recorded[name], value)
+    ]
+
+
+def _same_value(recorded, value: str) -> bool:
+    """Whether a flag's text `value` means the `recorded` JSON value."""
+    if isinstance(recorded, bool):
+        return value.lower() in ("true", "1") if recorded else value.lower() in ("false", "0")
+    if isinstance(recorded, (int, float)):
+        try:
+            return float(value) == float(recorded)
+        except ValueError:
+            return False
+    if isinstance(recorded, list):
+        return value.split(",") == [str(item) for item in recorded]
+    return value == ("" if recorded is None else str(recorded))

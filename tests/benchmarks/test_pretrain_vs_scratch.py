@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import sys
 import threading
 import time
 
@@ -19,6 +20,8 @@ from benchmarks.pretrain_vs_scratch_report import (
     unfinished_groups,
     write_outputs,
 )
+from bert_tf import run_state
+from bert_tf.pretraining import PretrainConfig
 
 ARMS = ("pretrained", "scratch")
 SHARED_VOCABULARY = benchmark.shared_vocabulary  # before any test replaces it
@@ -624,3 +627,57 @@ def test_a_character_reference_is_fitted_apart_recorded_and_named_in_the_report(
     write_outputs([char_record], budget, ["transformer"], "cmd", out)
     with open(out + ".md", encoding="utf-8") as f:
         assert "TF-IDF (character 1-3-grams within words)" in f.read()
+
+
+def recorded_bundle(directory, **settings):
+    """A bundle directory whose pretraining run recorded `settings` as train_bert_lm.py does."""
+    config = PretrainConfig(output_dir=str(directory), **settings)
+    checkpoint_dir = os.path.join(str(directory), "checkpoints")
+    os.makedirs(checkpoint_dir)
+    run_state.record_run(
+        checkpoint_dir, run_state.run_settings(config, PretrainConfig.RESUMABLE_CHANGES)
+    )
+    return str(directory)
+
+
+def test_a_bundle_pretrained_with_other_flags_is_told_apart_paths_aside(tmp_path):
+    bundle = recorded_bundle(
+        tmp_path / "b", learning_rate=1e-3, tasks=("masked_lm",), deterministic=True, corpus="a"
+    )
+    same = ["--learning_rate=0.001", "--tasks=masked_lm", "--deterministic", "--corpus=elsewhere"]
+    assert inputs.differing_pretraining_flags(bundle, same) == []
+    assert inputs.differing_pretraining_flags(bundle, ["--learning_rate=1e-3", "--dropout=0"]) == []
+    assert inputs.differing_pretraining_flags(
+        bundle, ["--learning_rate=0.001", "--learning_rate=2e-3", "--nodeterministic"]
+    ) == [
+        "--learning_rate=2e-3, but the bundle was pretrained with 0.001",
+        "--deterministic=false, but the bundle was pretrained with True",
+    ]
+    assert inputs.differing_pretraining_flags(bundle, ["--tasks=masked_lm,next_sentence"])
+    assert inputs.differing_pretraining_flags(str(tmp_path / "none"), ["--learning_rate=1"]) == []
+
+
+def test_a_work_directory_of_an_earlier_recipe_is_refused_by_name(tmp_path, monkeypatch, capsys):
+    """A bundle is reused by its name (backbone and steps): one pretrained at another peak rate
+    must stop the benchmark before any run, with the bundle and the flag named."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for name in ("pretrain.txt", "train_small.txt", "valid.txt", "test.txt"):
+        (data_dir / name).write_text("a __label__x\n", encoding="utf-8")
+    work_dir = tmp_path / "work"
+    budget = benchmark.BUDGETS["quick"]
+    bundle_path = work_dir / "quick" / f"bundle_transformer_{budget.pretrain_steps}steps"
+    recorded_bundle(bundle_path, learning_rate=budget.pretrain_learning_rate / 2)
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["prog", f"--data_dir={data_dir}", f"--work_dir={work_dir}", "--budget=quick"],
+    )
+    monkeypatch.setattr(benchmark, "run_benchmark", lambda *a: pytest.fail("runs started"))
+    with pytest.raises(SystemExit):
+        benchmark.main()
+    error = capsys.readouterr().err
+    assert (
+        f"{bundle_path}: --learning_rate=0.001, but the bundle was pretrained with 0.0005" in error
+    )
+    assert "give another --work_dir" in error
