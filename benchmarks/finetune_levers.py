@@ -85,8 +85,8 @@ def markdown(summaries, tfidf, command):
         f"Command: `{command}`",
         "",
         "Each lever adds its flags to the same fine-tuning run (bundle, learning rate, seeds; "
-        f"{BASE_EPOCHS} epochs, `{' '.join(BASE_FLAGS)}`). Choose on valid; test shows whether "
-        "the choice holds.",
+        f"{BASE_EPOCHS} epochs, `{' '.join(BASE_FLAGS)}`; a lever's flags come after these and "
+        "win). Choose on valid; test shows whether the choice holds.",
         "",
         "| lever | arm | seeds | valid micro | valid macro | test micro | test macro |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -100,7 +100,8 @@ def markdown(summaries, tfidf, command):
             f"{tfidf['test_micro_f1']:.3f} | {tfidf['test_macro_f1']:.3f} |"
         )
     lines += ["", "Flags of each lever:", ""]
-    lines += [f"- `{name}`: `{' '.join(flags) or '(none)'}`" for name, flags in LEVERS.items()]
+    shown = dict.fromkeys(s["lever"] for s in summaries)
+    lines += [f"- `{name}`: `{' '.join(LEVERS[name]) or '(none)'}`" for name in shown]
     return "\n".join(lines) + "\n"
 
 

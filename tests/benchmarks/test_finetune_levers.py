@@ -36,3 +36,4 @@ def test_summary_is_mean_and_std_over_seeds_and_the_table_shows_it():
     assert summary["test_macro_f1"] == pytest.approx(0.14)
     text = finetune_levers.markdown([summary], None, "cmd")
     assert "| focal | pretrained | 2 | 0.550 ± 0.050 | 0.150 ± 0.050 |" in text
+    assert "- `focal`: `--loss=focal`" in text and "- `base`" not in text  # only the levers run
