@@ -8,9 +8,9 @@ segment_ids)`, and the stacked layers, lowest first, given to `Backbone`: what f
 `--freeze` keeps fixed, and what ELECTRA's generator shares and mirrors in depth); class
 attributes `PRESETS`, size presets by name, `DEFAULT_POOLING`, the fine-tuning head's pooling
 unless `--pooling` says otherwise (`Backbone` gives "mean"), `DEFAULT_FINETUNE_LEARNING_RATE` and
-`DEFAULT_PRETRAIN_TASKS`, fine-tuning's rate and pretraining's tasks unless given, and
-`RUN_SETTINGS`, the arguments
-that shape no weight (dropout), which a run may set over a bundle's value. Adding a backbone:
+`DEFAULT_PRETRAIN_TASKS` and `DEFAULT_PRETRAIN_LEARNING_RATE`, fine-tuning's rate and
+pretraining's tasks and peak rate unless given, and `RUN_SETTINGS`, the arguments that shape no
+weight (dropout), which a run may set over a bundle's value. Adding a backbone:
 one file, one line below.
 """
 

@@ -47,6 +47,8 @@ class Backbone(keras.Model):
     #: from a document's sentences, beat masked LM + next sentence per CPU-minute for the
     #: Transformer (docs/benchmarks/quality_per_minute.md). A backbone may pick others.
     DEFAULT_PRETRAIN_TASKS = ("masked_lm",)
+    #: Pretraining's peak `--learning_rate` when none is given. A backbone may pick another.
+    DEFAULT_PRETRAIN_LEARNING_RATE = 1e-3
     #: Constructor arguments that shape no weight, so a run may set them over a bundle's value:
     #: pretraining without dropout and fine-tuning with it, say.
     RUN_SETTINGS = ("dropout",)

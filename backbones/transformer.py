@@ -243,6 +243,12 @@ class TransformerBackbone(Backbone):
         InputError: an unknown `intermediate_activation`.
     """
 
+    #: 2e-3: valid preferred it to 1e-3 after fine-tuning at 20 CPU-minutes of pretraining, on
+    #: two pretraining seeds (docs/benchmarks/quality_per_minute_levers20*.md), and at
+    #: --budget=full's 8,356 steps (docs/benchmarks/pretrain_vs_scratch_full.md); 4e-3 broke
+    #: its post-LayerNorm training.
+    DEFAULT_PRETRAIN_LEARNING_RATE = 2e-3
+
     PRESETS = {
         "tiny": dict(num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512),
         "mini": dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024),

@@ -69,6 +69,15 @@ class PretrainConfig(RunConfig):
         + "), the recipe that measured best for it per CPU-minute.",
         _task_names,
     )
+    learning_rate: float | None = setting(
+        None,
+        "Peak learning rate of AdamW. Default: the backbone's ("
+        + "; ".join(
+            f"{name}: {cls.DEFAULT_PRETRAIN_LEARNING_RATE:g}"
+            for name, cls in sorted(backbones.BACKBONES.items())
+        )
+        + "), the rate that measured best for it on valid after fine-tuning.",
+    )
     task_loss_weights: dict = setting(
         {}, "Optional per-task loss weights, e.g. masked_lm=1,next_sentence=0.5."
     )
@@ -205,24 +214,33 @@ def run_pretraining(config: PretrainConfig) -> dict:
         InputError: bad flags, input files or bundle.
         TrainingError: the loss became NaN or infinite, or a worker was lost.
     """
-    config = with_backbone_tasks(config)
+    config = with_backbone_defaults(config)
     config.validate()  # before the policy is set: it checks the policy's name too
     with run_state.dtype_policy(config.dtype_policy):
         return _run_pretraining(config)
 
 
-def with_backbone_tasks(config: PretrainConfig) -> PretrainConfig:
-    """`config` with `tasks` set to its backbone's `DEFAULT_PRETRAIN_TASKS` when none is given
-    (with `init_checkpoint`, the bundle's backbone)."""
-    if config.tasks:
+def with_backbone_defaults(config: PretrainConfig) -> PretrainConfig:
+    """`config` with `tasks` and `learning_rate`, when not given, set to its backbone's
+    `DEFAULT_PRETRAIN_TASKS` and `DEFAULT_PRETRAIN_LEARNING_RATE` (with `init_checkpoint`, the
+    bundle's backbone's)."""
+    if config.tasks and config.learning_rate is not None:
         return config
     if config.init_checkpoint:
         name = bundle.read_bundle_config(config.init_checkpoint)["backbone"]["name"]
     else:
         name = config.chosen("backbone")
-    tasks = tuple(backbones.get(name).DEFAULT_PRETRAIN_TASKS)
-    logging.info("--tasks=%s (the %s backbone's default)", ",".join(tasks), name)
-    return dataclasses.replace(config, tasks=tasks)
+    backbone_class = backbones.get(name)
+    changes = {}
+    if not config.tasks:
+        changes["tasks"] = tuple(backbone_class.DEFAULT_PRETRAIN_TASKS)
+        logging.info("--tasks=%s (the %s backbone's default)", ",".join(changes["tasks"]), name)
+    if config.learning_rate is None:
+        changes["learning_rate"] = backbone_class.DEFAULT_PRETRAIN_LEARNING_RATE
+        logging.info(
+            "--learning_rate=%g (the %s backbone's default)", changes["learning_rate"], name
+        )
+    return dataclasses.replace(config, **changes)
 
 
 def _run_pretraining(config):
