@@ -3,6 +3,7 @@ for single-label runs the confusion matrices."""
 
 import dataclasses
 import json
+import os
 
 import numpy as np
 
@@ -306,7 +307,14 @@ def write_outputs(records, budget, backbone_names, command, out):
     )
     chosen_on = budget.selection_metric.removeprefix("valid_").replace("_f1", "-F1")
     how_to_read = HOW_TO_READ.format(name=chosen_on, reference=reference, reused=reused)
-    bundles = sorted({r["bundle"] for r in records if r["arm"] == "pretrained" and r.get("bundle")})
+    # By real path: runs reused through a symlinked work directory name a bundle another way.
+    bundles = sorted(
+        {
+            os.path.realpath(r["bundle"])
+            for r in records
+            if r["arm"] == "pretrained" and r.get("bundle")
+        }
+    )
     pretraining = reports.pretrain_markdown(reports.pretrain_rows(bundles)) if bundles else "–"
     with open(out + ".md", "w", encoding="utf-8") as f:
         f.write(

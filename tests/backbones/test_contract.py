@@ -180,5 +180,7 @@ def test_default_pooling_is_one_the_classifier_offers(backbone_name):
     assert backbones.get(backbone_name).DEFAULT_POOLING in POOLINGS
 
 
-def test_default_fine_tuning_learning_rate_is_a_usable_rate(backbone_name):
-    assert 0 < backbones.get(backbone_name).DEFAULT_FINETUNE_LEARNING_RATE < 1
+def test_default_learning_rates_are_usable_rates(backbone_name):
+    backbone_class = backbones.get(backbone_name)
+    assert 0 < backbone_class.DEFAULT_FINETUNE_LEARNING_RATE < 1
+    assert 0 < backbone_class.DEFAULT_PRETRAIN_LEARNING_RATE < 1

@@ -557,7 +557,16 @@ def test_a_given_bundle_replaces_pretraining_and_lends_its_vocabulary(tmp_path, 
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "| transformer | 2 × 128 | masked_lm | 4162 (1.0) |" in report
     assert "| textcnn | 2 × 128 | masked_lm | 50 (1.0) |" in report
-    assert f"- `{given}`" in report
+    assert f"- `{os.path.realpath(given)}`" in report
+    # Runs reused through a symlink name the same bundle another way: listed once.
+    os.symlink(given, tmp_path / "alias")
+    aliased = [dict(r, bundle=str(tmp_path / "alias")) for r in runs if r["bundle"] == given]
+    write_outputs(
+        records + aliased, budget, ["transformer", "textcnn"], "cmd", str(tmp_path / "r2")
+    )
+    report = (tmp_path / "r2.md").read_text(encoding="utf-8")
+    assert report.count("| transformer | 2 × 128 | masked_lm | 4162 (1.0) |") == 1
+    assert "alias" not in report
 
 
 @pytest.mark.parametrize(
