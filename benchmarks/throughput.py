@@ -56,7 +56,7 @@ from bert_tf.labeled_data import LabelSet, read_labeled_file
 from bert_tf.optimization import create_optimizer
 from bert_tf.plugin_settings import constructor_arguments
 from bert_tf.prediction import predict_probabilities
-from bert_tf.pretraining import PretrainConfig
+from bert_tf.pretraining import PretrainConfig, with_backbone_defaults
 from bert_tf.pretraining_data import pretraining_dataset, tokenize_corpus
 from bert_tf.pretraining_model import PretrainingModel
 from bert_tf.run_config import DTYPE_POLICIES
@@ -255,7 +255,7 @@ def _train(model, optimizer, dataset, warmup, steps, log_every=None, jit_compile
 def project_training(name, config, tasks, dataset, warmup, steps, jit_compile=False):
     """Masked-LM pretraining steps/s, the model built as `bert_tf.pretraining` builds it (the
     step compiled with XLA if `jit_compile`)."""
-    defaults = PretrainConfig()
+    defaults = with_backbone_defaults(PretrainConfig(backbone=name))
     keras.utils.set_random_seed(defaults.seed)
     with tf.distribute.get_strategy().scope():
         model = PretrainingModel(backbones.build(name, config), tasks)
@@ -269,7 +269,7 @@ def project_training(name, config, tasks, dataset, warmup, steps, jit_compile=Fa
 
 def keras_hub_training(config, dataset, warmup, steps):
     """keras-hub `BertMaskedLM.fit` steps/s at the same sizes and learning settings."""
-    defaults = PretrainConfig()
+    defaults = with_backbone_defaults(PretrainConfig(backbone="transformer"))
     model = hub.masked_lm_model(config, defaults.learning_rate, defaults.weight_decay)
     clock = StepClock()
     hub.train(model, dataset, warmup + steps, clock)
