@@ -113,7 +113,9 @@ class Budget:
 
     def pretrain_learning_rate_of(self, backbone):
         """The peak `--learning_rate` `backbone`'s bundle is pretrained with."""
-        return self.pretrain_learning_rate or backbones.get(backbone).DEFAULT_PRETRAIN_LEARNING_RATE
+        if self.pretrain_learning_rate is None:
+            return backbones.get(backbone).DEFAULT_PRETRAIN_LEARNING_RATE
+        return self.pretrain_learning_rate
 
 
 _FULL = Budget(

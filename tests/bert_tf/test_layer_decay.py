@@ -1,6 +1,6 @@
 """Tests for layer-wise learning-rate decay (bert_tf.layer_decay, `ScaledAdamW`): which share of
-the rate each backbone weight gets, that the optimizer's steps really are scaled by it, and that
-fine-tuning builds its optimizer with them."""
+the rate each backbone weight gets, and that the optimizer's steps really are scaled by it
+(fine-tuning's use of them: tests/bert_tf/test_finetuning_variants.py)."""
 
 import keras
 import numpy as np
