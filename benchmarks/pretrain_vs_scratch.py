@@ -569,6 +569,13 @@ def main():
         '--dropout=0".',
     )
     parser.add_argument(
+        "--finetune_flags",
+        default="",
+        help="More train_bert_fine_tuning.py flags for every fine-tuning run of both arms, e.g. "
+        '"--max_seq_length=256" (the bundles need as many positions: give --pretrain_flags '
+        "the same).",
+    )
+    parser.add_argument(
         "--finetune_dropout",
         type=float,
         help="Fine-tune both arms with this --dropout (default: train_bert_fine_tuning.py's).",
@@ -583,6 +590,7 @@ def main():
             args.train_files,
             args.problem_type,
             pretrain_flags=tuple(shlex.split(args.pretrain_flags)),
+            finetune_flags=tuple(shlex.split(args.finetune_flags)),
             finetune_dropout=args.finetune_dropout,
         )
         bundles = inputs.parse_pretrained_bundles(args.pretrained_bundle, backbone_names)
@@ -596,6 +604,7 @@ def main():
         pretrained_bundles=bundles,
         vocab_file=args.vocab_file,
         pretrain_flags=budget.pretrain_flags,
+        finetune_flags=budget.finetune_flags,
         finetune_dropout=budget.finetune_dropout,
     )
     plan = Plan(
@@ -647,6 +656,7 @@ def budget_with_overrides(
     problem_type=None,
     *,
     pretrain_flags=(),
+    finetune_flags=(),
     finetune_dropout=None,
 ):
     """The budget with the command line's overrides applied.
@@ -677,6 +687,8 @@ def budget_with_overrides(
             changes["select_epoch_on"] = None
     if pretrain_flags:
         changes["pretrain_flags"] = tuple(pretrain_flags)
+    if finetune_flags:
+        changes["finetune_flags"] = (*budget.finetune_flags, *finetune_flags)
     if finetune_dropout is not None:
         changes["finetune_dropout"] = finetune_dropout
     return dataclasses.replace(budget, **changes)

@@ -279,6 +279,10 @@ def test_budget_overrides_replace_only_what_is_given():
     # The large set reuses the small set's rates, so its sweeps stay in, first.
     large = benchmark.budget_with_overrides(full, train_files="train.txt")
     assert large.train_files == ("train_small.txt", "train.txt")
+    # Fine-tuning flags add to the budget's own (a lever's), after them.
+    lever = dataclasses.replace(full, finetune_flags=("--pooling=mean",))
+    longer = benchmark.budget_with_overrides(lever, finetune_flags=("--max_seq_length=256",))
+    assert longer.finetune_flags == ("--pooling=mean", "--max_seq_length=256")
 
 
 def fake_scripts(monkeypatch, valid_f1_at):
