@@ -26,14 +26,18 @@ import threading
 from benchmarks import pretrain_vs_scratch as pvs
 from benchmarks.quality_per_minute_report import write_outputs
 from benchmarks.script_runs import run_script
+from bert_tf.pretraining import PretrainConfig, learn_corpus_vocabulary
 
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """A way to pretrain: `train_bert_lm.py` flags beside the corpus, vocabulary and steps."""
+    """A way to pretrain: `train_bert_lm.py` flags beside the corpus, vocabulary and steps;
+    `vocab_size` learns a vocabulary of that size for it (learned once, outside the pretraining
+    run and its CPU-minutes, as the shared one is) instead of the shared default-size one."""
 
     description: str
     flags: tuple
+    vocab_size: int | None = None
 
 
 RECIPES = {
@@ -83,6 +87,21 @@ RECIPES = {
         "as mlm_nodrop_lr2e-3 warming up for half the steps: a triangle peaking halfway "
         "(cramming's one-cycle) instead of 10% warmup",
         ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3", "--warmup_proportion=0.5"),
+    ),
+    "mlm_nodrop_lr2e-3_batch128": Recipe(
+        "as mlm_nodrop_lr2e-3 with batches of 128 sequences instead of 32: cramming's larger "
+        "batches, as a step over 4 accumulated batches of 32 would be, at the same peak rate",
+        ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3", "--batch_size=128"),
+    ),
+    "mlm_nodrop_lr2e-3_vocab16k": Recipe(
+        "as mlm_nodrop_lr2e-3 with a 16k vocabulary instead of 8k",
+        ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3"),
+        vocab_size=16000,
+    ),
+    "mlm_nodrop_lr2e-3_vocab32k": Recipe(
+        "as mlm_nodrop_lr2e-3 with a 32k vocabulary instead of 8k",
+        ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3"),
+        vocab_size=32000,
     ),
     "electra": Recipe(
         "ELECTRA replaced-token detection (15% masked; generator 1/4 of the width, "
@@ -164,6 +183,25 @@ def pretrain(recipe_name, steps, directory, plan, vocab_file, seed=0):
     return Pretrained(directory, record["steps"], record["cpu_seconds"])
 
 
+def recipe_vocabularies(recipe_names, plan, shared_vocab_file):
+    """Each recipe's vocabulary file: the shared one, or one of the recipe's `vocab_size`
+    learned from the corpus (once, then reused)."""
+    files = {}
+    for name in recipe_names:
+        size = RECIPES[name].vocab_size
+        if size is None:
+            files[name] = shared_vocab_file
+            continue
+        path = os.path.join(plan.work_dir, f"vocab_{size}.txt")
+        if not os.path.isfile(path):
+            pvs._say(f"learning a vocabulary of up to {size} tokens for {name}")
+            os.makedirs(plan.work_dir, exist_ok=True)
+            config = PretrainConfig(corpus=plan.corpus, output_dir=plan.work_dir, vocab_size=size)
+            learn_corpus_vocabulary(config).save_vocabulary(path)
+        files[name] = path
+    return files
+
+
 def calibrate(recipe_name, plan, vocab_file):
     """(steps per CPU-second, fixed CPU seconds) of a recipe, from one short run."""
     run = pretrain(
@@ -237,6 +275,7 @@ def run_benchmark(
     directory of its own; calibration and the scratch point are shared."""
     os.makedirs(plan.work_dir, exist_ok=True)
     vocab_file = pvs.shared_vocabulary(plan)
+    vocab_files = recipe_vocabularies(recipe_names, plan, vocab_file)
     records, lock = [], threading.Lock()
 
     def point(recipe_name, budget_minutes):
@@ -247,7 +286,12 @@ def run_benchmark(
         )
         directory = os.path.join(plan.work_dir, recipe_name, name)
         run = pretrain(
-            recipe_name, steps, os.path.join(directory, "bundle"), plan, vocab_file, pretrain_seed
+            recipe_name,
+            steps,
+            os.path.join(directory, "bundle"),
+            plan,
+            vocab_files[recipe_name],
+            pretrain_seed,
         )
         rows = finetune_records(
             run.bundle,
@@ -294,7 +338,7 @@ def run_benchmark(
     tfidf = pvs.tfidf_record(train_file, plan)
     with concurrent.futures.ThreadPoolExecutor(len(recipe_names) * (len(minutes) + 1) + 1) as pool:
         calibrations = {
-            name: pool.submit(calibrate, name, plan, vocab_file) for name in recipe_names
+            name: pool.submit(calibrate, name, plan, vocab_files[name]) for name in recipe_names
         }
         futures = [pool.submit(scratch)]
         futures += [pool.submit(point, name, m) for m in minutes for name in recipe_names]

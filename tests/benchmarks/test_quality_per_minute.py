@@ -110,3 +110,32 @@ def test_every_recipe_is_a_valid_pretraining_command_line(name):
     if name == "electra":
         assert config.tasks == ("replaced_token_detection",)
         assert config.backbone_overrides == {"dropout": 0.0}
+
+
+def test_a_recipe_with_a_vocabulary_size_learns_its_own_once(tmp_path, monkeypatch):
+    """A `vocab_size` recipe pretrains with a vocabulary of that size learned from the corpus
+    (and reused by the next run); the others keep the shared file."""
+    corpus = tmp_path / "pretrain.txt"
+    corpus.write_text(
+        "\n".join(f"word{i} and token{i % 37} make sentence {i}." for i in range(400)) + "\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setitem(
+        quality_per_minute.RECIPES,
+        "small_vocab",
+        quality_per_minute.Recipe("a vocabulary of 120", ("--tasks=masked_lm",), vocab_size=120),
+    )
+    plan = quality_per_minute.pvs.Plan(
+        quality_per_minute.pvs.BUDGETS["quick"], str(tmp_path), str(tmp_path / "work")
+    )
+    files = quality_per_minute.recipe_vocabularies(["mlm", "small_vocab"], plan, "shared.txt")
+    assert files["mlm"] == "shared.txt"
+    learned = files["small_vocab"]
+    assert learned == str(tmp_path / "work" / "vocab_120.txt")
+    tokens = open(learned, encoding="utf-8").read().split()
+    assert 60 <= len(tokens) <= 120 and "[MASK]" in tokens
+    monkeypatch.setattr(
+        quality_per_minute, "learn_corpus_vocabulary", lambda config: pytest.fail("relearned")
+    )
+    again = quality_per_minute.recipe_vocabularies(["small_vocab"], plan, "shared.txt")
+    assert again == {"small_vocab": learned}
