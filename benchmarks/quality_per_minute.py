@@ -24,7 +24,7 @@ import sys
 import threading
 
 from benchmarks import pretrain_vs_scratch as pvs
-from benchmarks.quality_per_minute_report import write_outputs
+from benchmarks.quality_per_minute_report import earlier_curves, write_outputs
 from benchmarks.script_runs import run_script
 from bert_tf.pretraining import PretrainConfig, learn_corpus_vocabulary
 
@@ -381,7 +381,20 @@ def main():
         help="Fine-tune the pretrained points at this rate, chosen beforehand on valid, instead "
         "of sweeping at each point (the scratch point always sweeps).",
     )
+    parser.add_argument(
+        "--earlier_report",
+        action="append",
+        default=[],
+        help="The .json of an earlier report whose pretrained curves to draw beside this run's "
+        "(repeatable), e.g. the recipe before, whose runs are gone.",
+    )
     args = parser.parse_args()
+    try:
+        earlier_runs, earlier_calibrations, earlier_recipes = earlier_curves(
+            args.earlier_report, RECIPES
+        )
+    except (OSError, ValueError, KeyError) as e:
+        parser.error(f"--earlier_report: {e}")
     recipe_names = args.recipes.split(",")
     unknown = [name for name in recipe_names if name not in RECIPES]
     if unknown:
@@ -409,7 +422,14 @@ def main():
     finetuning = FINETUNE_RECIPES[args.finetune_recipe].description
     for records, tfidf, calibrations in runs:
         report = write_outputs(
-            records, tfidf, calibrations, RECIPES, args.train_file, command, out, finetuning
+            records + earlier_runs,
+            tfidf,
+            {**calibrations, **earlier_calibrations},
+            {**RECIPES, **earlier_recipes},
+            args.train_file,
+            command,
+            out,
+            finetuning,
         )
     print(report)
 

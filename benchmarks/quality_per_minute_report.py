@@ -1,8 +1,10 @@
 """The quality-per-minute report: a table per recipe, the minutes each needs to beat TF-IDF,
 and a plot of test micro- and macro-F1 against pretraining CPU-minutes."""
 
+import dataclasses
 import datetime
 import json
+import os
 import statistics
 
 METRICS = ("test_micro_f1", "test_macro_f1")
@@ -53,6 +55,36 @@ def minutes_to_beat(curve, key, target):
     if curve and curve[0][key] > target:
         return curve[0]["cpu_minutes"]
     return None
+
+
+def earlier_curves(paths, recipes):
+    """The pretrained curves of earlier reports (`<out>.json`), to draw beside this run's:
+    their runs, calibrations and recipes, each recipe renamed `<recipe> (<report file>)`. Their
+    scratch points are left out: every curve starts from this run's.
+
+    Raises:
+        ValueError: a report names a recipe `recipes` does not know.
+    """
+    runs, calibrations, described = [], {}, {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            report = json.load(f)
+        source = os.path.basename(path)
+        for name, calibration in report["calibrations"].items():
+            if name not in recipes:
+                raise ValueError(f"{path}: recipe {name!r} is not among {sorted(recipes)}")
+            label = f"{name} ({source})"
+            calibrations[label] = tuple(calibration)
+            described[label] = dataclasses.replace(
+                recipes[name],
+                description=f"{recipes[name].description}; the runs of `{report['command']}`",
+            )
+        runs += [
+            {**run, "recipe": f"{run['recipe']} ({source})"}
+            for run in report["runs"]
+            if run["recipe"] != "scratch"
+        ]
+    return runs, calibrations, described
 
 
 def markdown(rows, tfidf, calibrations, recipes, train_file, command, finetuning):

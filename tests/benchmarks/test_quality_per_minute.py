@@ -76,6 +76,36 @@ def test_outputs_are_written(tmp_path):
     assert len(saved["points"]) == 3 and (tmp_path / "q.png").stat().st_size > 0
 
 
+def test_an_earlier_report_adds_its_curves_from_this_runs_scratch_point(tmp_path):
+    """`--earlier_report`: the earlier report's pretrained runs come back under a name that
+    says where from, described as the recipe plus its command; its scratch point is dropped."""
+    recipes = quality_per_minute.RECIPES
+    earlier = [*RECORDS[:2], _record("bert", 5, 0.30, 0.02), _record("bert", 20, 0.70, 0.30)]
+    report.write_outputs(
+        earlier, TFIDF, {"bert": (2.0, 9.0)}, recipes, "t", "old cmd", str(tmp_path / "old"), "e"
+    )
+    runs, calibrations, described = report.earlier_curves([str(tmp_path / "old.json")], recipes)
+    assert {run["recipe"] for run in runs} == {"bert (old.json)"} and len(runs) == 2
+    assert calibrations == {"bert (old.json)": (2.0, 9.0)}
+    assert described["bert (old.json)"].description.endswith("the runs of `old cmd`")
+    text = report.write_outputs(
+        RECORDS + runs,
+        TFIDF,
+        {"bert": (3.2, 40.0), **calibrations},
+        {**recipes, **described},
+        "train_small.txt",
+        "cmd",
+        str(tmp_path / "both"),
+        "e",
+    )
+    assert "| bert | 7.7 | not within the curve |" in text
+    # Past this run's scratch point, from 0.30 / 0.02 at 5.1 minutes to 0.70 / 0.30 at 20.4.
+    assert "| bert (old.json) | 14.7 | 14.9 |" in text
+    with pytest.raises(ValueError, match="'electra2' is not among"):
+        (tmp_path / "odd.json").write_text(json.dumps(dict(calibrations={"electra2": [1, 0]})))
+        report.earlier_curves([str(tmp_path / "odd.json")], recipes)
+
+
 def test_a_fine_tuning_recipe_other_than_the_first_ones_runs_in_its_own_directory(
     tmp_path, monkeypatch
 ):
