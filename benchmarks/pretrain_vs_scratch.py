@@ -531,6 +531,11 @@ def main():
         "scratch runs are shared).",
     )
     parser.add_argument(
+        "--seeds",
+        help="Comma-separated fine-tuning seeds instead of the budget's (the first sweeps the "
+        "learning rate), e.g. 0 for a one-seed look.",
+    )
+    parser.add_argument(
         "--pooling",
         choices=POOLINGS,
         help="One classifier pooling for every backbone instead of each backbone's default "
@@ -592,6 +597,7 @@ def main():
             pretrain_flags=tuple(shlex.split(args.pretrain_flags)),
             finetune_flags=tuple(shlex.split(args.finetune_flags)),
             finetune_dropout=args.finetune_dropout,
+            seeds=args.seeds,
         )
         bundles = inputs.parse_pretrained_bundles(args.pretrained_bundle, backbone_names)
     except ValueError as e:
@@ -658,6 +664,7 @@ def budget_with_overrides(
     pretrain_flags=(),
     finetune_flags=(),
     finetune_dropout=None,
+    seeds=None,
 ):
     """The budget with the command line's overrides applied.
 
@@ -691,6 +698,11 @@ def budget_with_overrides(
         changes["finetune_flags"] = (*budget.finetune_flags, *finetune_flags)
     if finetune_dropout is not None:
         changes["finetune_dropout"] = finetune_dropout
+    if seeds:
+        try:
+            changes["seeds"] = tuple(int(seed) for seed in seeds.split(","))
+        except ValueError:
+            raise ValueError(f"--seeds={seeds}: expected comma-separated integers") from None
     return dataclasses.replace(budget, **changes)
 
 

@@ -283,6 +283,9 @@ def test_budget_overrides_replace_only_what_is_given():
     lever = dataclasses.replace(full, finetune_flags=("--pooling=mean",))
     longer = benchmark.budget_with_overrides(lever, finetune_flags=("--max_seq_length=256",))
     assert longer.finetune_flags == ("--pooling=mean", "--max_seq_length=256")
+    assert benchmark.budget_with_overrides(full, seeds="0").seeds == (0,)
+    with pytest.raises(ValueError, match="--seeds=0,x: expected comma-separated integers"):
+        benchmark.budget_with_overrides(full, seeds="0,x")
 
 
 def fake_scripts(monkeypatch, valid_f1_at):
