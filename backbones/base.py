@@ -45,7 +45,7 @@ class Backbone(keras.Model):
     DEFAULT_FINETUNE_LEARNING_RATE = 1e-3
     #: Pretraining's `--tasks` when none is given: masked LM alone, on single segments packed
     #: from a document's sentences, beat masked LM + next sentence per CPU-minute for the
-    #: Transformer (docs/benchmarks/quality_per_minute.md). A backbone may pick others.
+    #: Transformer (docs/benchmarks/quality_per_minute_screen10.md). A backbone may pick others.
     DEFAULT_PRETRAIN_TASKS = ("masked_lm",)
     #: Pretraining's peak `--learning_rate` when none is given. A backbone may pick another.
     DEFAULT_PRETRAIN_LEARNING_RATE = 1e-3

@@ -123,7 +123,7 @@ _FULL = Budget(
 )
 BUDGETS = {
     "quick": Budget("tiny", 1000, 1e-3, {"train_small.txt": 3}, (3e-4, 1e-3, 3e-3), (0,)),
-    # The recipe that measured best per CPU-minute (docs/benchmarks/quality_per_minute.md):
+    # The recipe that measured best per CPU-minute (docs/benchmarks/quality_per_minute_lr1e-3.md):
     # without dropout, each backbone's default tasks (train_bert_lm.py's defaults): masked LM
     # alone, packed, for the Transformer; masked LM + next sentence for the TextCNN.
     # Fine-tuned 20 epochs on train_small, the epoch and rate chosen on valid mean-F1
