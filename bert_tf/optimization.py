@@ -60,7 +60,12 @@ class ScaledAdamW(keras.optimizers.AdamW):
 
 
 def create_optimizer(
-    learning_rate, total_steps, warmup_steps, weight_decay=0.01, learning_rate_multipliers=None
+    learning_rate,
+    total_steps,
+    warmup_steps,
+    weight_decay=0.01,
+    learning_rate_multipliers=None,
+    gradient_accumulation_steps=1,
 ):
     """AdamW on the warmup/decay schedule; no weight decay on biases and LayerNorm; gradients
     clipped to global norm 1.
@@ -72,6 +77,8 @@ def create_optimizer(
         weight_decay: float. Decoupled weight decay rate.
         learning_rate_multipliers: dict weight path -> factor on its step (weights not named
             take the scheduled step), or None/empty for plain AdamW.
+        gradient_accumulation_steps: int. Batches averaged into one update (Keras's
+            accumulation: the clipping sees the average; the schedule counts batches).
     """
     settings = dict(
         learning_rate=WarmupLinearDecay(learning_rate, total_steps, warmup_steps),
@@ -79,6 +86,8 @@ def create_optimizer(
         epsilon=1e-6,
         global_clipnorm=1.0,
     )
+    if gradient_accumulation_steps > 1:
+        settings["gradient_accumulation_steps"] = gradient_accumulation_steps
     if learning_rate_multipliers:
         optimizer = ScaledAdamW(learning_rate_multipliers, **settings)
     else:

@@ -107,6 +107,12 @@ class PretrainConfig(RunConfig):
         "Share of the steps spent warming up when --warmup_steps is -1; 0.5 makes the schedule "
         "a triangle peaking halfway (cramming's one-cycle).",
     )
+    gradient_accumulation_steps: int = setting(
+        1,
+        "Average the gradients of this many batches into one optimizer update: a batch of "
+        "--batch_size times this many sequences, for when that batch does not fit in memory. "
+        "--num_train_steps, the warmup and the schedule count batches.",
+    )
     checkpoint_every: int = setting(500, "Steps between checkpoints.")
     log_every: int = setting(50, "Steps between TensorBoard summaries.")
     pack_across_documents: bool = setting(
@@ -143,7 +149,12 @@ class PretrainConfig(RunConfig):
                 f"{'[CLS] a [SEP] b [SEP]' if pairs else '[CLS] a [SEP]'}; "
                 f"expected at least {MIN_SEQ_LENGTH[pairs]}"
             )
-        for name in ("min_count", "vocab_sample_lines", "shard_tokens"):
+        for name in (
+            "min_count",
+            "vocab_sample_lines",
+            "shard_tokens",
+            "gradient_accumulation_steps",
+        ):
             if getattr(self, name) <= 0:
                 raise InputError(f"--{name}={getattr(self, name)}: expected a positive number")
         if self.num_train_steps < 0 or self.epochs < 0:
@@ -435,7 +446,11 @@ def _build_model(config, source, tasks, dataset, schedule, strategy):
         model = PretrainingModel(backbone, tasks)
         model(next(iter(dataset.take(1))))
         optimizer = create_optimizer(
-            config.learning_rate, schedule.num_steps, schedule.warmup_steps, config.weight_decay
+            config.learning_rate,
+            schedule.num_steps,
+            schedule.warmup_steps,
+            config.weight_decay,
+            gradient_accumulation_steps=config.gradient_accumulation_steps,
         )
         optimizer.build(model.trainable_variables)
     logging.info("%s backbone: %s parameters", source.name, f"{backbone.count_params():,}")

@@ -18,7 +18,7 @@ from tiny_configs import tiny_overrides
 
 import backbones
 import pretrain_tasks
-from bert_tf import bundle, pretraining, weights_file
+from bert_tf import bundle, optimization, pretraining, weights_file
 from bert_tf.errors import InputError
 from bert_tf.pretraining import PretrainConfig, run_pretraining
 
@@ -92,6 +92,31 @@ def test_pretraining_lowers_the_masked_lm_loss_and_writes_a_bundle(
     outputs = backbone(inputs, training=False)
     assert outputs["sequence_output"].shape == (1, token_ids.shape[1], 16)
     assert np.all(np.isfinite(outputs["sequence_output"].numpy()))
+
+
+def test_gradient_accumulation_updates_once_per_so_many_batches(
+    small_corpus, tmp_path, monkeypatch
+):
+    made = []
+
+    def recording(*args, **kwargs):
+        made.append(optimization.create_optimizer(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(pretraining, "create_optimizer", recording)
+    config = tiny_config(
+        small_corpus,
+        tmp_path / "run",
+        tasks=("masked_lm",),
+        num_train_steps=60,
+        gradient_accumulation_steps=3,
+    )
+    summary = run_pretraining(config)
+
+    (optimizer,) = made
+    assert summary["steps"] == 60 and int(optimizer.iterations) == 20
+    masked_lm = summary["tasks"]["masked_lm"]
+    assert masked_lm["end_loss"] < masked_lm["start_loss"] - 0.3, masked_lm
 
 
 def test_a_pre_layer_norm_transformer_pretrains_and_its_bundle_rebuilds_it(small_corpus, tmp_path):
