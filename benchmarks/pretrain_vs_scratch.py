@@ -205,10 +205,17 @@ def shared_vocabulary(plan):
     given = plan.vocab_file or inputs.bundle_vocabulary(plan.pretrained_bundles)
     if given:
         return given
-    path = os.path.join(plan.work_dir, "vocab.txt")
+    return learned_vocabulary(plan, os.path.join(plan.work_dir, "vocab.txt"))
+
+
+def learned_vocabulary(plan, path, vocab_size=None):
+    """`path`, holding a vocabulary learned from the plan's corpus as `train_bert_lm.py` learns
+    one (of `vocab_size`, else its default size); learned once, then reused."""
     if not os.path.isfile(path):
-        _say("learning the vocabulary")
-        config = PretrainConfig(corpus=plan.corpus, output_dir=plan.work_dir)
+        _say(f"learning the vocabulary {os.path.basename(path)}")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        settings = {} if vocab_size is None else {"vocab_size": vocab_size}
+        config = PretrainConfig(corpus=plan.corpus, output_dir=plan.work_dir, **settings)
         learn_corpus_vocabulary(config).save_vocabulary(path)
     return path
 

@@ -26,7 +26,6 @@ import threading
 from benchmarks import pretrain_vs_scratch as pvs
 from benchmarks.quality_per_minute_report import earlier_curves, write_outputs
 from benchmarks.script_runs import run_script
-from bert_tf.pretraining import PretrainConfig, learn_corpus_vocabulary
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,16 +188,13 @@ def recipe_vocabularies(recipe_names, plan, shared_vocab_file):
     files = {}
     for name in recipe_names:
         size = RECIPES[name].vocab_size
-        if size is None:
-            files[name] = shared_vocab_file
-            continue
-        path = os.path.join(plan.work_dir, f"vocab_{size}.txt")
-        if not os.path.isfile(path):
-            pvs._say(f"learning a vocabulary of up to {size} tokens for {name}")
-            os.makedirs(plan.work_dir, exist_ok=True)
-            config = PretrainConfig(corpus=plan.corpus, output_dir=plan.work_dir, vocab_size=size)
-            learn_corpus_vocabulary(config).save_vocabulary(path)
-        files[name] = path
+        files[name] = (
+            shared_vocab_file
+            if size is None
+            else pvs.learned_vocabulary(
+                plan, os.path.join(plan.work_dir, f"vocab_{size}.txt"), size
+            )
+        )
     return files
 
 

@@ -165,7 +165,7 @@ def test_a_recipe_with_a_vocabulary_size_learns_its_own_once(tmp_path, monkeypat
     tokens = open(learned, encoding="utf-8").read().split()
     assert 60 <= len(tokens) <= 120 and "[MASK]" in tokens
     monkeypatch.setattr(
-        quality_per_minute, "learn_corpus_vocabulary", lambda config: pytest.fail("relearned")
+        quality_per_minute.pvs, "learn_corpus_vocabulary", lambda config: pytest.fail("relearned")
     )
     again = quality_per_minute.recipe_vocabularies(["small_vocab"], plan, "shared.txt")
     assert again == {"small_vocab": learned}
