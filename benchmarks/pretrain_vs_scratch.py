@@ -200,8 +200,8 @@ def _say(message):
 
 def shared_vocabulary(plan):
     """The vocabulary of every bundle pretrained here: `plan.vocab_file`, or a given bundle's,
-    or one learned once from the corpus with the defaults of `train_bert_lm.py` (so both arms
-    and all backbones tokenize alike)."""
+    or one learned once from the corpus as `train_bert_lm.py` with the budget's pretraining
+    flags learns it (so both arms and all backbones tokenize alike)."""
     given = plan.vocab_file or inputs.bundle_vocabulary(plan.pretrained_bundles)
     if given:
         return given
@@ -209,12 +209,15 @@ def shared_vocabulary(plan):
 
 
 def learned_vocabulary(plan, path, vocab_size=None):
-    """`path`, holding a vocabulary learned from the plan's corpus as `train_bert_lm.py` learns
-    one (of `vocab_size`, else its default size); learned once, then reused."""
+    """`path`, holding a vocabulary learned from the plan's corpus as `train_bert_lm.py` with
+    the budget's pretraining flags learns one (of `vocab_size` if given); learned once, then
+    reused."""
     if not os.path.isfile(path):
         _say(f"learning the vocabulary {os.path.basename(path)}")
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        settings = {} if vocab_size is None else {"vocab_size": vocab_size}
+        settings = inputs.vocabulary_settings(plan.budget.pretrain_flags)
+        if vocab_size is not None:
+            settings["vocab_size"] = vocab_size
         config = PretrainConfig(corpus=plan.corpus, output_dir=plan.work_dir, **settings)
         learn_corpus_vocabulary(config).save_vocabulary(path)
     return path

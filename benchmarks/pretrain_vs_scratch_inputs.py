@@ -119,17 +119,44 @@ def differing_pretraining_flags(bundle: str, args: list[str]) -> list[str]:
         return []
     with open(run_file, encoding="utf-8") as f:
         recorded = json.load(f)
-    given = {}
-    for arg in args:
-        name, separator, value = arg.removeprefix("--").partition("=")
-        if not separator and name.startswith("no") and name[2:] in recorded:
-            name, value = name[2:], "false"
-        given[name] = value if separator else value or "true"
+    given = given_flags(args, booleans=recorded)
     return [
         f"--{name}={value}, but the bundle was pretrained with {recorded[name]!r}"
         for name, value in given.items()
         if name in recorded and name not in PATH_FLAGS and not _same_value(recorded[name], value)
     ]
+
+
+def given_flags(args: list[str], booleans) -> dict[str, str]:
+    """`{name: text}` of `--name=value` flags and of boolean `--name`/`--noname` ones (`true` /
+    `false`) among `args`; a later one wins, as on a command line. `--noX` is read as X false
+    only where X is in `booleans`, so a flag whose own name starts with "no" is kept whole."""
+    given = {}
+    for arg in args:
+        name, separator, value = arg.removeprefix("--").partition("=")
+        if not separator and name.startswith("no") and name[2:] in booleans:
+            name, value = name[2:], "false"
+        given[name] = value if separator else value or "true"
+    return given
+
+
+#: The `train_bert_lm.py` flags that shape a learned vocabulary, and how each reads its text.
+VOCABULARY_FLAGS = {
+    "tokenizer": str,
+    "cjk_split": str,
+    "vocab_size": int,
+    "lower_case": lambda text: text.lower() in ("true", "1"),
+    "vocab_sample_lines": int,
+    "min_count": int,
+}
+
+
+def vocabulary_settings(pretrain_flags) -> dict:
+    """The `PretrainConfig` settings among `pretrain_flags` that shape a learned vocabulary
+    (e.g. `--cjk_split=script_run`), so a benchmark's shared vocabulary is learned as the
+    pretraining run would learn its own."""
+    given = given_flags(pretrain_flags, booleans=VOCABULARY_FLAGS)
+    return {name: VOCABULARY_FLAGS[name](given[name]) for name in VOCABULARY_FLAGS if name in given}
 
 
 def _same_value(recorded, value: str) -> bool:

@@ -130,6 +130,7 @@ def check_flags_against_bundle(run_config, saved: dict, directory: str) -> None:
         ("tokenizer", run_config.tokenizer, tokenizer["kind"]),
         ("vocab_size", run_config.vocab_size, tokenizer["vocabulary_size"]),
         ("lower_case", getattr(run_config, "lower_case", None), tokenizer["lower_case"]),
+        ("cjk_split", run_config.cjk_split, tokenizer.get("cjk_split", "character")),
     ):
         if given is not None and given != bundled:
             conflicts.append(f"--{flag}={given} (the bundle's is {bundled})")

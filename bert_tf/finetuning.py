@@ -387,7 +387,9 @@ def prepare_backbone(config: FinetuneConfig, train_texts, strategy):
     else:
         logging.info("no --init_checkpoint: learning the vocabulary from the train file")
         backbone_source.check_new_backbone_settings(config)
-        tokenizer_config = TokenizerConfig(config.chosen("tokenizer"))
+        tokenizer_config = TokenizerConfig(
+            config.chosen("tokenizer"), cjk_split=config.chosen("cjk_split")
+        )
         vocabulary = learn_vocabulary(train_texts, tokenizer_config, config.chosen("vocab_size"))
         source = backbone_source.new_backbone(config, Tokenizer(vocabulary, tokenizer_config))
     backbone = backbone_source.build_backbone(source, strategy)

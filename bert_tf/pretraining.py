@@ -173,7 +173,9 @@ class PretrainConfig(RunConfig):
     @property
     def tokenizer_config(self) -> TokenizerConfig:
         """The tokenizer a run without a bundle learns or loads."""
-        return TokenizerConfig(self.chosen("tokenizer"), self.chosen("lower_case"))
+        return TokenizerConfig(
+            self.chosen("tokenizer"), self.chosen("lower_case"), cjk_split=self.chosen("cjk_split")
+        )
 
 
 @dataclasses.dataclass(frozen=True)

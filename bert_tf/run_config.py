@@ -15,7 +15,7 @@ from absl import logging
 import backbones
 from bert_tf.distribution import STRATEGIES
 from bert_tf.errors import InputError
-from bert_tf.tokenization import TOKENIZER_KINDS
+from bert_tf.tokenization import CJK_SPLITS, TOKENIZER_KINDS
 
 #: Keras dtype policies a run may compute in. Weights stay float32 in both, so bundles and
 #: checkpoints do not depend on it; mixed_bfloat16 runs the matmuls in bfloat16, which CPUs
@@ -29,6 +29,7 @@ UNSET_DEFAULTS = {
     "tokenizer": "wordpiece",
     "vocab_size": 8000,
     "lower_case": True,
+    "cjk_split": "character",
 }
 
 
@@ -83,6 +84,14 @@ class RunConfig:
         f"Tokenizer learned when no bundle is given (default {UNSET_DEFAULTS['tokenizer']}): "
         "wordpiece subwords, or whitespace for pre-tokenized text.",
         TOKENIZER_KINDS,
+    )
+    cjk_split: str | None = setting(
+        None,
+        f"How a learned wordpiece vocabulary cuts Chinese and Japanese text into words (default "
+        f"{UNSET_DEFAULTS['cjk_split']}): character, one word per ideograph as BERT does; "
+        "script_run, one word per run of Han, of hiragana or of katakana, so the vocabulary can "
+        "learn compounds. With --init_checkpoint, the bundle's.",
+        tuple(CJK_SPLITS),
     )
     vocab_size: int | None = setting(
         None,

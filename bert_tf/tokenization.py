@@ -3,8 +3,13 @@
 Normalization is NFC plus case folding, with no accent stripping by default: BERT's uncased
 normalization (NFD, then dropping combining marks) breaks Korean syllables into jamo and drops
 Japanese voicing marks. A bundle imported from a model that was trained with accents stripped
-(Google's uncased BERT) records `strip_accents` and does the same. CJK ideographs are split one
-per character by tensorflow-text's basic tokenizer.
+(Google's uncased BERT) records `strip_accents` and does the same.
+
+Text is cut into words before WordPiece splits them further, as BERT's basic tokenizer does:
+at whitespace, around each punctuation mark, and around each CJK ideograph. Japanese and
+Chinese have no spaces, so that leaves WordPiece single ideographs; `cjk_split="script_run"`
+makes each run of Han, of hiragana and of katakana one word instead, so the vocabulary can
+learn the compounds (東京, 大学) that character n-grams give a TF-IDF model.
 
 The special tokens are found by name: vocabularies learned here put them first, Google's and
 keras-hub's put `[PAD]` first and the others after a hundred `[unused]` tokens.
@@ -16,7 +21,6 @@ from typing import Iterable
 
 import tensorflow as tf
 import tensorflow_text as tf_text
-from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib
 
 from bert_tf import atomic_write, wordpiece_learner
@@ -25,6 +29,33 @@ from bert_tf.errors import InputError
 #: BERT's special tokens, in the order `learn_vocabulary` puts them at ids 0-4.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 TOKENIZER_KINDS = ("wordpiece", "whitespace")
+
+#: BERT's word split (tensorflow-text's `BasicTokenizer`): every punctuation mark or ASCII symbol
+#: is a word of its own.
+_PUNCTUATION = r"[!-/]|[:-@]|[\[-`]|[{-~]|\p{P}"
+#: The CJK ideograph blocks BERT splits one per character.
+_BERT_CJK = (
+    r"[\x{4E00}-\x{9FFF}\x{3400}-\x{4DBF}\x{20000}-\x{2A6DF}\x{2A700}-\x{2B73F}"
+    r"\x{2B740}-\x{2B81F}\x{2B820}-\x{2CEAF}\x{F900}-\x{FAFF}\x{2F800}-\x{2FA1F}]"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _CjkWords:
+    """The words one `cjk_split` cuts CJK text into, and the longest word WordPiece splits
+    (a longer one becomes [UNK])."""
+
+    pattern: str
+    max_bytes_per_word: int
+
+
+CJK_SPLITS = {
+    # BERT's: one word per ideograph; kana runs between them are words.
+    "character": _CjkWords(_BERT_CJK, 100),
+    # One word per run of Han, of hiragana, of katakana (with the long-vowel mark ー). A Chinese
+    # clause is one run, so the longest word is raised to 150 ideographs.
+    "script_run": _CjkWords(r"\p{Han}+|\p{Hiragana}+|[\p{Katakana}\x{30FC}]+", 450),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,10 +111,15 @@ class TokenizerConfig:
     lower_case: bool = True
     normalization_form: str = "NFC"
     strip_accents: bool = False
+    cjk_split: str = "character"
 
     def __post_init__(self):
         if self.kind not in TOKENIZER_KINDS:
             raise InputError(f"unknown tokenizer {self.kind!r}; expected one of {TOKENIZER_KINDS}")
+        if self.cjk_split not in CJK_SPLITS:
+            raise InputError(
+                f"unknown cjk_split {self.cjk_split!r}; expected one of {tuple(CJK_SPLITS)}"
+            )
 
 
 def normalize(texts: tf.Tensor, config: TokenizerConfig) -> tf.Tensor:
@@ -97,6 +133,18 @@ def normalize(texts: tf.Tensor, config: TokenizerConfig) -> tf.Tensor:
     if config.strip_accents:
         texts = tf.strings.regex_replace(tf_text.normalize_utf8(texts, "NFD"), r"\p{Mn}", "")
     return texts
+
+
+def split_words(texts: tf.Tensor, config: TokenizerConfig) -> tf.RaggedTensor:
+    """Cuts normalized texts into the words WordPiece splits: at whitespace (control and format
+    characters count as spaces), around punctuation, and CJK text as `config.cjk_split` says.
+
+    Returns:
+        tf.RaggedTensor string [B, None].
+    """
+    words = f"{_PUNCTUATION}|{CJK_SPLITS[config.cjk_split].pattern}"
+    texts = tf.strings.regex_replace(texts, r"\p{Cc}|\p{Cf}", " ")
+    return tf_text.regex_split(texts, rf"\s+|{words}", words)
 
 
 class Tokenizer:
@@ -141,8 +189,11 @@ class Tokenizer:
             # One OOV bucket is required by the table; the wordpiece op maps unknown words to
             # [UNK] itself, so the bucket id is never produced.
             table = tf.lookup.StaticVocabularyTable(initializer, num_oov_buckets=1)
-            self._wordpiece = tf_text.BertTokenizer(
-                table, token_out_type=tf.int64, unknown_token="[UNK]"
+            self._wordpiece = tf_text.WordpieceTokenizer(
+                table,
+                max_bytes_per_word=CJK_SPLITS[config.cjk_split].max_bytes_per_word,
+                token_out_type=tf.int64,
+                unknown_token="[UNK]",
             )
         else:
             self._table = tf.lookup.StaticHashTable(initializer, default_value=self.special_ids.unk)
@@ -176,7 +227,7 @@ class Tokenizer:
         """
         texts = normalize(tf.convert_to_tensor(texts), self.config)
         if self.config.kind == "wordpiece":
-            ids = self._wordpiece.tokenize(texts).merge_dims(-2, -1)
+            ids = self._wordpiece.tokenize(split_words(texts, self.config)).merge_dims(-2, -1)
         else:
             ids = self._table.lookup(tf.strings.split(texts))
         return tf.cast(ids, tf.int32)
@@ -240,9 +291,9 @@ def learn_vocabulary(
     dataset = tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string)).batch(4096)
     dataset = dataset.map(lambda batch: normalize(batch, config))
     if config.kind == "wordpiece":
-        # As `bert_vocab_from_dataset`: BERT's word split, then the wordpiece learner (the same
-        # vocabulary as tensorflow-text's, several times faster).
-        words = dataset.map(BasicTokenizer(lower_case=False).tokenize)
+        # As `bert_vocab_from_dataset`: the tokenizer's word split, then the wordpiece learner
+        # (the same vocabulary as tensorflow-text's, several times faster).
+        words = dataset.map(lambda batch: split_words(batch, config))
         word_counts = wordpiece_tokenizer_learner_lib.count_words(words.prefetch(tf.data.AUTOTUNE))
         vocabulary = wordpiece_learner.learn(word_counts, vocabulary_size, list(SPECIAL_TOKENS))
         # The learner keeps reserved tokens first and may add them again among the pieces.

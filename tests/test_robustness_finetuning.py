@@ -269,6 +269,7 @@ def test_flags_that_contradict_the_bundle_are_an_error_naming_both(tmp_path, fil
     [
         ({"model_size": "mini"}, "--model_size=mini (the bundle's transformer has hidden_dim=16"),
         ({"tokenizer": "whitespace"}, "--tokenizer=whitespace (the bundle's is wordpiece)"),
+        ({"cjk_split": "script_run"}, "--cjk_split=script_run (the bundle's is character)"),
         ({"backbone_overrides": {"filters": 8}}, "--filters=8 (the bundle's transformer has no"),
     ],
 )

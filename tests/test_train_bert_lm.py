@@ -138,6 +138,25 @@ def test_a_pre_layer_norm_transformer_pretrains_and_its_bundle_rebuilds_it(small
     assert "final_norm/gamma" in [w.path for w in backbone.weights]
 
 
+def test_script_run_cjk_split_learns_han_compounds_and_the_bundle_keeps_it(tmp_path):
+    """--cjk_split=script_run reaches the learned vocabulary, and the bundle records it, so
+    fine-tuning and serving cut the text the same way."""
+    sentences = ["東京大学で日本語を勉強する。", "大学の図書館は東京にある。", "日本語の本を読む。"]
+    corpus = tmp_path / "ja.txt"
+    corpus.write_text("\n\n".join("\n".join(sentences) for _ in range(20)), encoding="utf-8")
+    output_dir = tmp_path / "run"
+    config = tiny_config(
+        str(corpus), output_dir, tasks=("masked_lm",), num_train_steps=2, cjk_split="script_run"
+    )
+    run_pretraining(config)
+    saved = bundle.read_bundle_config(str(output_dir))
+    assert saved["tokenizer"]["cjk_split"] == "script_run"
+    tokenizer = bundle.load_tokenizer(str(output_dir), saved)
+    assert {"東京", "日本語"} <= set(tokenizer.vocabulary)
+    ids = tokenizer.tokenize(tf.constant(["日本語の大学"])).numpy()[0]
+    assert [tokenizer.vocabulary[i] for i in ids] == ["日本語", "の", "大学"]
+
+
 def test_whole_word_masking_gets_the_vocabularys_continuations_and_is_recorded(
     small_corpus, tmp_path, monkeypatch
 ):

@@ -697,3 +697,33 @@ def test_a_work_directory_of_an_earlier_recipe_is_refused_by_name(tmp_path, monk
         f"{bundle_path}: --learning_rate=0.001, but the bundle was pretrained with 0.0005" in error
     )
     assert "give another --work_dir" in error
+
+
+def test_the_tokenizer_flags_among_the_pretraining_flags_are_read_typed():
+    flags = ["--cjk_split=script_run", "--nolower_case", "--vocab_size=100", "--learning_rate=1"]
+    assert inputs.vocabulary_settings(flags) == {
+        "cjk_split": "script_run",
+        "lower_case": False,
+        "vocab_size": 100,
+    }
+
+
+def test_the_shared_vocabulary_is_learned_with_the_budgets_tokenizer_flags(tmp_path):
+    """`--pretrain_flags=--cjk_split=script_run` must reach the vocabulary both arms share,
+    else the bundles would record a split their vocabulary was not learned with."""
+    (tmp_path / "pretrain.txt").write_text(
+        "東京大学で勉強する。\n大学は東京にある。\n" * 20, "utf-8"
+    )
+    budget = Budget(
+        "tiny",
+        50,
+        1e-3,
+        {"train_small.txt": 1},
+        (1e-3,),
+        (0,),
+        pretrain_flags=("--cjk_split=script_run",),
+    )
+    plan = Plan(budget, str(tmp_path), str(tmp_path / "work"), jobs=1)
+    with open(SHARED_VOCABULARY(plan), encoding="utf-8") as f:
+        vocabulary = f.read().split("\n")
+    assert "東京" in vocabulary and "大学" in vocabulary

@@ -264,13 +264,15 @@ def test_config_records_the_special_token_ids(saved):
 
 
 def test_a_bundle_written_before_special_ids_were_recorded_still_loads(saved, tiny_tokenizer):
-    """Bundles of format 1 written earlier have no `special_token_ids` nor `strip_accents`:
-    the ids are then found by name, and accents kept, as those bundles were trained."""
+    """Bundles of format 1 written earlier have no `special_token_ids`, `strip_accents` nor
+    `cjk_split`: the ids are then found by name, accents kept and CJK text split per
+    ideograph, as those bundles were trained."""
     directory, _, _ = saved
     path = os.path.join(directory, bundle.CONFIG_FILE)
     with open(path, encoding="utf-8") as f:
         config = json.load(f)
-    del config["tokenizer"]["special_token_ids"], config["tokenizer"]["strip_accents"]
+    for key in ("special_token_ids", "strip_accents", "cjk_split"):
+        del config["tokenizer"][key]
     with open(path, "w", encoding="utf-8") as f:
         json.dump(config, f)
     loaded = bundle.load_tokenizer(directory, bundle.read_bundle_config(directory))

@@ -4,6 +4,7 @@ import unicodedata
 
 import pytest
 import tensorflow as tf
+import tensorflow_text as tf_text
 
 from bert_tf.errors import InputError
 from bert_tf.tokenization import (
@@ -13,6 +14,7 @@ from bert_tf.tokenization import (
     TokenizerConfig,
     learn_vocabulary,
     normalize,
+    split_words,
 )
 
 CJK_CORPUS = [
@@ -97,6 +99,62 @@ def test_cjk_ideographs_split_one_per_character(cjk_tokenizer):
     # every ideograph a word of its own.
     assert "##京" in cjk_tokenizer.vocabulary
     assert tokens_of(cjk_tokenizer, "東京大学") == ["東", "京", "大", "学"]
+
+
+MIXED_TEXTS = [
+    "Hello, world! It's 3.5% (ok)... [MASK] a@b.c",
+    "東京大学でデジタルな日本語を学ぶ。",
+    "naïve café\u200bzero\twidth\x07bell",
+    "中文句子，没有空格。한국어 문장",
+    "x" * 120 + " 々〆ー・テキストー",
+]
+
+
+def test_character_split_is_berts():
+    """The default word split gives tensorflow-text's `BertTokenizer` ids, so bundles learned
+    before it and imported BERT vocabularies tokenize as before."""
+    config = TokenizerConfig()
+    vocabulary = learn_vocabulary(MIXED_TEXTS * 3, config, vocabulary_size=200)
+    table = tf.lookup.StaticVocabularyTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(vocabulary), tf.range(len(vocabulary), dtype=tf.int64)
+        ),
+        num_oov_buckets=1,
+    )
+    reference = tf_text.BertTokenizer(table, token_out_type=tf.int64, unknown_token="[UNK]")
+    texts = tf.constant(MIXED_TEXTS)
+    expected = reference.tokenize(normalize(texts, config)).merge_dims(-2, -1)
+    assert Tokenizer(vocabulary, config).tokenize(texts).to_list() == expected.to_list()
+
+
+def words_of(text: str, cjk_split: str) -> list[str]:
+    words = split_words(tf.constant([text]), TokenizerConfig(cjk_split=cjk_split))
+    return [w.decode("utf-8") for w in words.to_list()[0]]
+
+
+def test_script_run_split_keeps_han_runs_and_cuts_at_script_changes():
+    assert words_of("東京大学でデジタルな日本語を学ぶ。", "script_run") == [
+        *("東京大学", "で", "デジタル", "な", "日本語", "を", "学", "ぶ", "。"),
+    ]
+    assert words_of("東京大学でデジタル", "character") == [*"東京大学", "でデジタル"]
+    # The long-vowel mark stays in its katakana word; Hangul, Latin and punctuation as BERT.
+    assert words_of("サーバー用 server-side 한국어", "script_run") == [
+        *("サーバー", "用", "server", "-", "side", "한국어"),
+    ]
+
+
+def test_script_run_vocabulary_learns_han_compounds():
+    corpus = ["東京大学で勉強する。", "東京の大学です。", "大学は東京にある。"] * 10
+    config = TokenizerConfig(cjk_split="script_run")
+    tokenizer = Tokenizer(learn_vocabulary(corpus, config, vocabulary_size=60), config)
+    assert tokens_of(tokenizer, "東京大学の大学に東京") == ["東京大学", "の", "大学", "に", "東京"]
+    per_character = TokenizerConfig()
+    assert "東京" not in learn_vocabulary(corpus, per_character, vocabulary_size=60)
+
+
+def test_unknown_cjk_split_is_named():
+    with pytest.raises(InputError, match="cjk_split 'word'"):
+        TokenizerConfig(cjk_split="word")
 
 
 def test_wordpiece_folds_case_keeps_accents_and_composes_nfc():
