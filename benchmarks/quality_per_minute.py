@@ -92,6 +92,10 @@ RECIPES = {
         "batches, as a step over 4 accumulated batches of 32 would be, at the same peak rate",
         ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3", "--batch_size=128"),
     ),
+    "mlm_nodrop_lr2e-3_noclip": Recipe(
+        "as mlm_nodrop_lr2e-3 without gradient clipping (BERT's and cramming's global norm 1)",
+        ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3", "--clip_norm=0"),
+    ),
     "mlm_nodrop_lr2e-3_vocab16k": Recipe(
         "as mlm_nodrop_lr2e-3 with a 16k vocabulary instead of 8k",
         ("--tasks=masked_lm", "--dropout=0", "--learning_rate=2e-3"),

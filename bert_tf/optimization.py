@@ -66,9 +66,10 @@ def create_optimizer(
     weight_decay=0.01,
     learning_rate_multipliers=None,
     gradient_accumulation_steps=1,
+    clip_norm=1.0,
 ):
     """AdamW on the warmup/decay schedule; no weight decay on biases and LayerNorm; gradients
-    clipped to global norm 1.
+    clipped to a global norm (BERT's 1.0).
 
     Args:
         learning_rate: float. Peak learning rate.
@@ -79,12 +80,13 @@ def create_optimizer(
             take the scheduled step), or None/empty for plain AdamW.
         gradient_accumulation_steps: int. Batches averaged into one update (Keras's
             accumulation: the clipping sees the average; the schedule counts batches).
+        clip_norm: float. The global norm gradients are clipped to; 0 for no clipping.
     """
     settings = dict(
         learning_rate=WarmupLinearDecay(learning_rate, total_steps, warmup_steps),
         weight_decay=weight_decay,
         epsilon=1e-6,
-        global_clipnorm=1.0,
+        global_clipnorm=clip_norm or None,
     )
     if gradient_accumulation_steps > 1:
         settings["gradient_accumulation_steps"] = gradient_accumulation_steps

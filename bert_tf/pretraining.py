@@ -113,6 +113,9 @@ class PretrainConfig(RunConfig):
         "--batch_size times this many sequences, for when that batch does not fit in memory. "
         "--num_train_steps, the warmup and the schedule count batches.",
     )
+    clip_norm: float = setting(
+        1.0, "Clip the gradients to this global norm (BERT's 1.0); 0 turns clipping off."
+    )
     checkpoint_every: int = setting(500, "Steps between checkpoints.")
     log_every: int = setting(50, "Steps between TensorBoard summaries.")
     pack_across_documents: bool = setting(
@@ -161,6 +164,8 @@ class PretrainConfig(RunConfig):
             raise InputError("--num_train_steps and --epochs must not be negative")
         if not (self.num_train_steps or self.epochs):
             raise InputError("give --num_train_steps or --epochs")
+        if self.clip_norm < 0:
+            raise InputError(f"--clip_norm={self.clip_norm}: expected 0 (off) or a positive norm")
         if not 0 <= self.warmup_proportion <= 1:
             raise InputError(
                 f"--warmup_proportion={self.warmup_proportion}: expected a share from 0 to 1"
@@ -453,6 +458,7 @@ def _build_model(config, source, tasks, dataset, schedule, strategy):
             schedule.warmup_steps,
             config.weight_decay,
             gradient_accumulation_steps=config.gradient_accumulation_steps,
+            clip_norm=config.clip_norm,
         )
         optimizer.build(model.trainable_variables)
     logging.info("%s backbone: %s parameters", source.name, f"{backbone.count_params():,}")

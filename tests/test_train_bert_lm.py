@@ -115,6 +115,7 @@ def test_gradient_accumulation_updates_once_per_so_many_batches(
 
     (optimizer,) = made
     assert summary["steps"] == 60 and int(optimizer.iterations) == 20
+    assert optimizer.global_clipnorm == 1.0
     masked_lm = summary["tasks"]["masked_lm"]
     assert masked_lm["end_loss"] < masked_lm["start_loss"] - 0.3, masked_lm
 
